@@ -1,0 +1,36 @@
+# One entry point for everything: each target sets up its own virtual environment.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck check dev clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)  ## run the main job on the bundled emulator, tables land in ./data
+	$(BIN)/portabilling demo --data-dir data
+
+test: $(STAMP)  ## the whole test suite (what CI runs)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check connector tests benchmarks definitions.py
+	$(BIN)/ruff format --check connector tests benchmarks definitions.py
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test  ## lint, type check and tests
+
+dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
+	$(BIN)/dagster dev
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
