@@ -1,0 +1,85 @@
+"""`portabilling webhook`: run the ESPF event receiver until SIGINT or SIGTERM."""
+
+import argparse
+import logging
+import os
+import signal
+import threading
+
+from connector.events.auth import (
+    DEFAULT_MAX_CLOCK_SKEW_S,
+    SCHEMES,
+    WebhookConfigError,
+    authenticator_from_env,
+)
+from connector.events.receiver import DEFAULT_MAX_BODY_BYTES, EventReceiver
+from connector.events.store import DEFAULT_EVENTS_DB, EventStore, default_events_db_path
+
+DEFAULT_PORT = 8787
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of `portabilling webhook`; credentials come only from the environment."""
+    parser.epilog = (
+        "Credentials are read from the environment only: PORTABILLING_WEBHOOK_USER/_PASSWORD "
+        "(basic), PORTABILLING_WEBHOOK_CUSTOM_TYPE/_CREDENTIAL (custom), "
+        "PORTABILLING_WEBHOOK_SIGNATURE_KEY_ID/_KEY (signature)."
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="0 picks a free port (default %(default)s)"
+    )
+    parser.add_argument(
+        "--db",
+        default=None,
+        help=f"event store path (default $PORTABILLING_EVENTS_DB, else {DEFAULT_EVENTS_DB})",
+    )
+    parser.add_argument(
+        "--auth",
+        choices=SCHEMES,
+        default="basic",
+        help="sender authentication (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY_BYTES,
+        help="larger bodies get 413 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-clock-skew",
+        type=float,
+        default=DEFAULT_MAX_CLOCK_SKEW_S,
+        help="signature: seconds a Date may be off, bounding replays (default %(default)s)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; events in flight are committed before exiting."""
+    if args.max_body_bytes <= 0 or args.max_clock_skew <= 0:
+        raise WebhookConfigError("--max-body-bytes and --max-clock-skew must be positive")
+    auth = authenticator_from_env(args.auth, os.environ, max_clock_skew_s=args.max_clock_skew)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    db_path = args.db or default_events_db_path()
+    stopping = _stop_on_signals()
+    with (
+        EventStore(db_path) as store,
+        EventReceiver(
+            store, auth, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes
+        ) as receiver,
+    ):
+        print(f"receiving events on {receiver.url}/events (store: {db_path})", flush=True)
+        stopping.wait()
+    return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, so shutdown is orderly either way."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    return stopping
