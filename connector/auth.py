@@ -1,0 +1,204 @@
+"""The API session: login, token expiry, proactive refresh and re-login, shared by all threads."""
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+
+from connector.errors import AuthenticationError, PortaBillingError, ProtocolError
+
+logger = logging.getLogger(__name__)
+
+# Sends one `Session/<method>` request and returns the decoded answer; `token` authenticates it.
+SessionSender = Callable[[str, dict[str, Any], "Token | None"], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Token:
+    """One issued session; `generation` tells which login or refresh produced it."""
+
+    access_token: str | None = field(repr=False)
+    refresh_token: str | None = field(repr=False)
+    session_id: str | None = field(repr=False)
+    expires_at: float | None
+    refresh_at: float | None
+    generation: int
+
+
+def parse_expires_at(value: str) -> float:
+    """Epoch seconds of an API datetime (`YYYY-MM-DD HH:MM:SS`, UTC)."""
+    parsed = datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    return parsed.timestamp()
+
+
+def jwt_expiry(access_token: str, public_key: str | None) -> float | None:
+    """The JWT `exp` claim; with `public_key`, a token whose RS256 signature fails is refused.
+
+    Expiry is compared with the injected clock by the caller, so PyJWT's own `exp` check is off.
+    """
+    try:
+        claims = jwt.decode(
+            access_token,
+            public_key or "",
+            algorithms=["RS256"],
+            options={
+                "verify_exp": False,
+                "verify_aud": False,
+                "verify_signature": public_key is not None,
+            },
+        )
+    except jwt.InvalidSignatureError:
+        raise AuthenticationError("access token failed signature verification") from None
+    except jwt.PyJWTError as exc:
+        if public_key is not None:
+            raise AuthenticationError(f"access token refused: {type(exc).__name__}") from None
+        return None  # not a JWT: the answer's expires_at / expires_in decide
+    exp = claims.get("exp")
+    return float(exp) if isinstance(exp, int | float) else None
+
+
+class SessionManager:
+    """Keeps one valid session for any number of threads; at most one login or refresh is in flight.
+
+    Threads read the current token without locking. Whoever finds it missing, expiring or rejected
+    takes the lock; the others wait on it and reuse the result, so one expiry costs one refresh.
+    """
+
+    def __init__(
+        self,
+        send: SessionSender,
+        *,
+        login: str,
+        password: str | None,
+        api_token: str | None,
+        refresh_margin: float,
+        public_key: str | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._send = send
+        self._login = login
+        self._credentials = {"password": password} if password is not None else {"token": api_token}
+        self._refresh_margin = refresh_margin
+        self._public_key = public_key
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: Token | None = None
+        self._failure: AuthenticationError | None = None
+        self._generation = 0
+        self.logins = 0
+        self.refreshes = 0
+
+    def __repr__(self) -> str:
+        return f"SessionManager(login={self._login!r})"
+
+    def current(self) -> Token:
+        """A token that is valid now, logging in or refreshing first when needed."""
+        token = self._token
+        if token is not None and not self._is_due(token):
+            return token
+        with self._lock:
+            token = self._token
+            if token is not None and not self._is_due(token):
+                return token
+            return self._renew_locked()
+
+    def renew(self, rejected: Token) -> Token:
+        """A fresh token after the server rejected `rejected` (unless another thread renewed it)."""
+        with self._lock:
+            if self._token is not None and self._token.generation != rejected.generation:
+                return self._token
+            return self._renew_locked()
+
+    def logout(self) -> None:
+        """End the server session (best effort: a failure only gets logged)."""
+        with self._lock:
+            token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            self._send("logout", {"access_token": token.access_token or ""}, token)
+        except PortaBillingError as exc:
+            logger.debug("logout of %s failed: %s", self._login, type(exc).__name__)
+
+    def _is_due(self, token: Token) -> bool:
+        return token.refresh_at is not None and self._clock() >= token.refresh_at
+
+    def _renew_locked(self) -> Token:
+        if self._failure is not None:
+            # Credentials were refused once: every caller gets that answer, no login is repeated.
+            raise copy.copy(self._failure)
+        if self._token is not None and self._token.refresh_token:
+            try:
+                return self._refresh_locked(self._token)
+            except AuthenticationError as exc:
+                logger.info("refresh refused (%s); logging in again", exc.faultcode)
+        return self._login_locked()
+
+    def _login_locked(self) -> Token:
+        self.logins += 1
+        try:
+            answer = self._send("login", {"login": self._login, **self._credentials}, None)
+            token = self._issue(answer, previous=None)
+        except AuthenticationError as exc:
+            self._failure = exc
+            self._token = None
+            raise
+        logger.info("logged in as %s", self._login)
+        return token
+
+    def _refresh_locked(self, token: Token) -> Token:
+        self.refreshes += 1
+        answer = self._send("refresh_access_token", {"refresh_token": token.refresh_token}, None)
+        logger.debug("access token of %s refreshed", self._login)
+        return self._issue(answer, previous=token)
+
+    def _issue(self, answer: dict[str, Any], previous: Token | None) -> Token:
+        """Turn a login/refresh answer into the current token; a refresh keeps the session id."""
+        access = answer.get("access_token")
+        session_id = answer.get("session_id") or (previous.session_id if previous else None)
+        if not access and not session_id:
+            raise ProtocolError("session answer carries neither access_token nor session_id")
+        now = self._clock()
+        expires_at = self._expiry(answer, now)
+        self._generation += 1
+        token = Token(
+            access_token=access,
+            refresh_token=answer.get("refresh_token"),
+            session_id=session_id,
+            expires_at=expires_at,
+            refresh_at=self._refresh_at(expires_at, now),
+            generation=self._generation,
+        )
+        self._token = token
+        return token
+
+    def _expiry(self, answer: dict[str, Any], now: float) -> float | None:
+        """Expiry instant: the JWT `exp` is authoritative, then `expires_at`, then `expires_in`."""
+        access = answer.get("access_token")
+        if access:
+            exp = jwt_expiry(access, self._public_key)
+            if exp is not None:
+                return exp
+        try:
+            if answer.get("expires_at"):
+                return parse_expires_at(str(answer["expires_at"]))
+            if answer.get("expires_in") is not None:
+                return now + float(answer["expires_in"])
+        except ValueError:
+            logger.warning(
+                "unreadable session expiry in the login answer; relying on server faults"
+            )
+        return None
+
+    def _refresh_at(self, expires_at: float | None, now: float) -> float | None:
+        """Refresh the margin before expiry, but never in the first half of a short token's life."""
+        if expires_at is None:
+            return None
+        margin = min(self._refresh_margin, max(0.0, expires_at - now) / 2)
+        return expires_at - margin

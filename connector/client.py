@@ -1,0 +1,434 @@
+"""PortaBillingClient: the transport — requests, retries with backoff, throttling, fault mapping."""
+
+import dataclasses
+import json
+import logging
+import os
+import random
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from datetime import UTC
+from email.utils import parsedate_to_datetime
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from connector.auth import SessionManager, Token
+from connector.errors import (
+    ConfigurationError,
+    PortaBillingError,
+    ProtocolError,
+    SessionRejectedError,
+    TransientError,
+    error_for_response,
+    excerpt,
+)
+
+logger = logging.getLogger(__name__)
+
+Timeout = float | tuple[float, float]
+_RETRIED_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientStats:
+    """What the client did so far: HTTP requests, retries, 429s, refreshes, logins, bytes read."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    refreshes: int = 0
+    logins: int = 0
+    bytes_received: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a plain dict (e.g. for asset metadata)."""
+        return dataclasses.asdict(self)
+
+
+class _Counters:
+    """Thread-safe transport counters; logins and refreshes are counted by the session."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+        self.throttled = 0
+        self.bytes_received = 0
+
+    def response(self, size: int, throttled: bool) -> None:
+        with self._lock:
+            self.requests += 1
+            self.bytes_received += size
+            self.throttled += throttled
+
+    def no_response(self) -> None:
+        with self._lock:
+            self.requests += 1
+
+    def retry(self) -> None:
+        with self._lock:
+            self.retries += 1
+
+
+def retry_delay(
+    attempt: int,
+    retry_after: float | None,
+    *,
+    base: float,
+    cap: float,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds to wait before retry number `attempt` (0-based).
+
+    The server's Retry-After when it sent one, else exponential backoff with full jitter, capped.
+    """
+    if retry_after is not None:
+        return max(0.0, retry_after)
+    return rand() * min(cap, base * 2**attempt)
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds a `Retry-After` header (delta-seconds or HTTP date) asks for; None if unusable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now)
+
+
+def _base_url(url: str) -> str:
+    """The validated server root; a trailing `/rest` is accepted and dropped."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise ConfigurationError(f"url: not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigurationError("url: must start with https:// (or http://)")
+    if not parts.hostname:
+        raise ConfigurationError("url: has no host name")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigurationError(
+            "url: must not carry credentials; use login= and password=/api_token="
+        )
+    if parts.query or parts.fragment:
+        raise ConfigurationError("url: must not have a query or fragment")
+    path = parts.path.rstrip("/").removesuffix("/rest")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _check_credentials(login: str, password: str | None, api_token: str | None) -> None:
+    if not isinstance(login, str) or not login.strip():
+        raise ConfigurationError("login: must be a non-empty string")
+    if (password is None) == (api_token is None):
+        raise ConfigurationError("password / api_token: give exactly one of the two")
+    if password == "" or api_token == "":
+        raise ConfigurationError("password / api_token: must not be empty")
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ConfigurationError(f"{name}: must be a positive number, got {value!r}")
+
+
+def _check_timeout(timeout: Timeout) -> None:
+    if isinstance(timeout, tuple):
+        if len(timeout) != 2:
+            raise ConfigurationError("timeout: must be seconds or a (connect, read) pair")
+        _check_positive(timeout=timeout[0])
+        _check_positive(timeout=timeout[1])
+    else:
+        _check_positive(timeout=timeout)
+
+
+def _check_at_least(minimum: int, **values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigurationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_margin(refresh_margin: float) -> None:
+    if (
+        isinstance(refresh_margin, bool)
+        or not isinstance(refresh_margin, int | float)
+        or refresh_margin < 0
+    ):
+        raise ConfigurationError(f"refresh_margin: must be >= 0 seconds, got {refresh_margin!r}")
+
+
+def _check_verify(verify: bool | str) -> None:
+    if isinstance(verify, bool):
+        return
+    if not isinstance(verify, str | os.PathLike) or not os.path.exists(verify):
+        raise ConfigurationError(f"verify: CA bundle not found: {verify!r}")
+
+
+def _check_public_key(public_key: str | None) -> None:
+    if public_key is None:
+        return
+    try:
+        jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).prepare_key(public_key)
+    except (ValueError, TypeError, jwt.InvalidKeyError):
+        raise ConfigurationError("public_key: not a PEM-encoded RSA public key") from None
+
+
+class PortaBillingClient:
+    """A thread-safe client of the PortaBilling JSON API.
+
+    `call()` logs in lazily, refreshes the token before it expires, re-authenticates once when the
+    server drops the session, retries transport trouble (connection errors, timeouts, 502/503/504,
+    429) with capped exponential backoff and full jitter within `max_retries` and `retry_deadline`,
+    and maps everything else to a `PortaBillingError` subclass. A `Retry-After` pauses every thread.
+
+    `legacy=True` speaks the pre-MR101 protocol: form fields `params` and `auth_info`, each a JSON
+    string, with `auth_info={"session_id": ...}`. The login itself is `Session/login` with `params`
+    `{"login", "password"|"token"}` in both modes, which every release accepts.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        login: str,
+        password: str | None = None,
+        api_token: str | None = None,
+        verify: bool | str = True,
+        timeout: Timeout = 30.0,
+        legacy: bool = False,
+        max_concurrency: int = 8,
+        max_retries: int = 8,
+        retry_deadline: float = 300.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        refresh_margin: float = 60.0,
+        public_key: str | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = _base_url(url)
+        _check_credentials(login, password, api_token)
+        _check_timeout(timeout)
+        _check_positive(
+            retry_deadline=retry_deadline, backoff_base=backoff_base, backoff_cap=backoff_cap
+        )
+        _check_at_least(1, max_concurrency=max_concurrency)
+        _check_at_least(0, max_retries=max_retries)
+        _check_margin(refresh_margin)
+        _check_verify(verify)
+        _check_public_key(public_key)
+        self.login = login
+        self._legacy = legacy
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._retry_deadline = retry_deadline
+        self._backoff_base = backoff_base
+        self._backoff_cap = backoff_cap
+        self._clock = clock
+        self._sleep = sleep
+        self._counters = _Counters()
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._gate_lock = threading.Lock()
+        self._not_before = 0.0  # no request of this client leaves before this instant (Retry-After)
+        self._closed = False
+        self._http = self._build_http(verify, max_concurrency)
+        self._session = SessionManager(
+            self._call_session,
+            login=login,
+            password=password,
+            api_token=api_token,
+            refresh_margin=refresh_margin,
+            public_key=public_key,
+            clock=clock,
+        )
+
+    def __repr__(self) -> str:
+        return f"PortaBillingClient(url={self.url!r}, login={self.login!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of the client's counters."""
+        c = self._counters
+        return ClientStats(
+            requests=c.requests,
+            retries=c.retries,
+            throttled=c.throttled,
+            refreshes=self._session.refreshes,
+            logins=self._session.logins,
+            bytes_received=c.bytes_received,
+        )
+
+    def call(
+        self, service: str, method: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Call `Service/method` with `params` and return the decoded JSON answer."""
+        if self._closed:
+            raise PortaBillingError("client is closed", service=service, method=method)
+        token = self._session.current()
+        try:
+            return self._request(service, method, params or {}, token)
+        except SessionRejectedError as exc:
+            logger.info(
+                "%s/%s: session rejected (%s); re-authenticating", service, method, exc.faultcode
+            )
+        return self._request(service, method, params or {}, self._session.renew(token))
+
+    def close(self) -> None:
+        """Log the session out and release the connections; the client cannot be used afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._session.logout()
+        finally:
+            self._http.close()
+
+    def _build_http(self, verify: bool | str, max_concurrency: int) -> requests.Session:
+        http = requests.Session()
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_concurrency, max_retries=0)
+        http.mount("https://", adapter)
+        http.mount("http://", adapter)
+        http.verify = verify
+        http.headers["Accept"] = "application/json"
+        if verify is False:
+            # One warning per client instead of one per request.
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+            warnings.warn(
+                f"TLS verification is off for {self.url}: the server's identity is not checked",
+                stacklevel=3,
+            )
+        return http
+
+    def _call_session(
+        self, method: str, params: dict[str, Any], token: Token | None
+    ) -> dict[str, Any]:
+        return self._request("Session", method, params, token)
+
+    def _request(
+        self, service: str, method: str, params: dict[str, Any], token: Token | None
+    ) -> dict[str, Any]:
+        """One API call with retries of transport trouble, within the attempt and time budgets."""
+        deadline = self._clock() + self._retry_deadline
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(service, method, params, token)
+            except TransientError as exc:
+                delay = retry_delay(
+                    attempt, exc.retry_after, base=self._backoff_base, cap=self._backoff_cap
+                )
+                if attempt >= self._max_retries or self._clock() + delay > deadline:
+                    raise TransientError(
+                        f"{exc.message}; gave up after {attempt + 1} attempts",
+                        service=service,
+                        method=method,
+                        http_status=exc.http_status,
+                    ) from None
+                logger.info(
+                    "%s/%s: %s; retry %d in %.2fs", service, method, exc.message, attempt + 1, delay
+                )
+                self._counters.retry()
+                self._sleep(delay)
+                attempt += 1
+
+    def _attempt(
+        self, service: str, method: str, params: dict[str, Any], token: Token | None
+    ) -> dict[str, Any]:
+        """Send once and decode, raising the mapped error for anything but a successful answer."""
+        data, headers = self._encode(params, token)
+        self._wait_for_gate()
+        with self._slots:
+            try:
+                response = self._http.post(
+                    f"{self.url}/rest/{service}/{method}",
+                    data=data,
+                    headers=headers,
+                    timeout=self._timeout,
+                )
+            except requests.exceptions.SSLError as exc:
+                self._counters.no_response()
+                raise ConfigurationError(
+                    f"verify: TLS verification of the server failed ({excerpt(str(exc))})",
+                    service=service,
+                    method=method,
+                ) from None
+            except _RETRIED_EXCEPTIONS as exc:
+                self._counters.no_response()
+                raise TransientError(
+                    f"{type(exc).__name__}: {excerpt(str(exc))}", service=service, method=method
+                ) from None
+        return self._decode(response, service, method)
+
+    def _encode(self, params: dict[str, Any], token: Token | None) -> tuple[Any, dict[str, str]]:
+        """Request body and headers: JSON + Bearer, or the legacy form with `auth_info`."""
+        if self._legacy:
+            form = {"params": json.dumps(params)}
+            if token is not None:
+                if not token.session_id:
+                    raise ProtocolError("legacy mode needs a session_id, the login answer had none")
+                form["auth_info"] = json.dumps({"session_id": token.session_id})
+            return form, {}
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            if not token.access_token:
+                raise ProtocolError(
+                    "the login answer had no access_token: for servers before MR101 use legacy=True"
+                )
+            headers["Authorization"] = f"Bearer {token.access_token}"
+        return json.dumps({"params": params}).encode(), headers
+
+    def _decode(self, response: requests.Response, service: str, method: str) -> dict[str, Any]:
+        body = response.content
+        status = response.status_code
+        self._counters.response(len(body), throttled=status == 429)
+        logger.debug("%s/%s -> HTTP %d, %d bytes", service, method, status, len(body))
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        if status == 200 and isinstance(payload, dict) and not payload.get("faultcode"):
+            return payload
+        error = error_for_response(status, payload, body, service=service, method=method)
+        if isinstance(error, TransientError):
+            error.retry_after = parse_retry_after(
+                response.headers.get("Retry-After"), self._clock()
+            )
+            self._hold_all(error.retry_after)
+        raise error
+
+    def _hold_all(self, seconds: float | None) -> None:
+        """Keep every thread of this client from sending for `seconds` (a Retry-After)."""
+        if seconds is None:
+            return
+        with self._gate_lock:
+            self._not_before = max(self._not_before, self._clock() + seconds)
+
+    def _wait_for_gate(self) -> None:
+        wait = self._not_before - self._clock()
+        if wait > 0:
+            self._sleep(wait)
