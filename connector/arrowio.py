@@ -1,0 +1,315 @@
+"""API records -> typed Arrow record batches, one page at a time.
+
+Columns are built from column lists with one Arrow call each (the fast path); only a column whose
+values arrive with mixed Python types (ids as strings, money as text, ...) is normalized value by
+value. Fields the schema does not know are kept: their type is inferred once from their first
+non-null values and appended to the schema, and `RecordConverter.added_fields` names them.
+"""
+
+import json
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connector.tables import EXTRACTED_AT, MONEY, UTC_TIMESTAMP, TableSpec, is_json_field, json_col
+
+ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+MONEY_QUANTUM = Decimal(1).scaleb(-MONEY.scale)
+TRUE_TEXTS = frozenset({"Y", "YES", "TRUE", "T", "1"})
+FALSE_TEXTS = frozenset({"N", "NO", "FALSE", "F", "0"})
+
+
+class ConversionError(ValueError):
+    """A value of a known column cannot be read as the column's type."""
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON text: sorted keys, compact separators, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def without_secrets(value: Any, is_secret: Callable[[str], bool]) -> Any:
+    """A copy of a nested value with every secret-named key removed, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_secrets(v, is_secret) for k, v in value.items() if not is_secret(k)}
+    if isinstance(value, list):
+        return [without_secrets(v, is_secret) for v in value]
+    return value
+
+
+def table_schema(spec: TableSpec, base_schema: pa.Schema | None = None) -> pa.Schema:
+    """The spec's schema widened by a previous table's extra non-secret columns.
+
+    The spec wins on a type clash; ``_extracted_at`` stays the last column.
+    """
+    if base_schema is None:
+        return spec.schema
+    extra = [f for f in base_schema if not spec.is_secret(f.name)]
+    return widened(spec.schema, [f for f in extra if f.name not in spec.schema.names])
+
+
+def widened(schema: pa.Schema, fields: Iterable[pa.Field]) -> pa.Schema:
+    """`schema` with `fields` added just before ``_extracted_at`` (or at the end)."""
+    for field in fields:
+        position = schema.get_field_index(EXTRACTED_AT)
+        schema = schema.insert(position if position >= 0 else len(schema), field)
+    return schema
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` with the columns of `schema`, in its order: missing ones null, others cast."""
+    if batch.schema.equals(schema):
+        return batch
+    columns = []
+    for field in schema:
+        index = batch.schema.get_field_index(field.name)
+        column = pa.nulls(batch.num_rows, field.type) if index < 0 else batch.column(index)
+        columns.append(column if column.type == field.type else _cast(column, field))
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def _cast(column: pa.Array, field: pa.Field) -> pa.Array:
+    try:
+        return pc.cast(column, field.type)
+    except ARROW_ERRORS as exc:
+        raise ConversionError(
+            f"column {field.name!r}: cannot store as {field.type}: {exc}"
+        ) from None
+
+
+def _normalized(values: list[Any], parse: Callable[[Any], Any], name: str) -> list[Any]:
+    """Values parsed one by one; None and empty text become null."""
+    try:
+        return [None if v is None or v == "" else parse(v) for v in values]
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise ConversionError(f"column {name!r}: {exc}") from None
+
+
+def _int_value(value: Any) -> int:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError(f"{value!r} is not an integer")
+    return int(value.strip() if isinstance(value, str) else value)
+
+
+def to_int64(values: list[Any], name: str) -> pa.Array:
+    """int64 column; ids arriving as strings or integral floats are accepted."""
+    try:
+        return pa.array(values, pa.int64())
+    except ARROW_ERRORS:
+        return pa.array(_normalized(values, _int_value, name), pa.int64())
+
+
+def to_float64(values: list[Any], name: str) -> pa.Array:
+    """float64 column (only for fields inferred at run time)."""
+    try:
+        return pa.array(values, pa.float64())
+    except ARROW_ERRORS:
+        return pa.array(_normalized(values, float, name), pa.float64())
+
+
+def _money_value(value: Any) -> Decimal:
+    # repr of a float is the shortest text that reads back as it: the decimal the API sent.
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    return Decimal(text).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def to_money(values: list[Any], name: str, money: pa.DataType = MONEY) -> pa.Array:
+    """Exact decimal column: floats go through their shortest text, never through binary."""
+    try:
+        raw = pa.array(values)
+        if pa.types.is_floating(raw.type):
+            raw = pc.cast(raw, pa.string())
+        return pc.cast(raw, money)
+    except ARROW_ERRORS:
+        pass
+    try:
+        decimals = _normalized(values, _money_value, name)
+        return pa.array(decimals, money)
+    except (InvalidOperation, *ARROW_ERRORS) as exc:
+        raise ConversionError(f"column {name!r}: not an amount: {exc}") from None
+
+
+def _date_value(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def to_date(values: list[Any], name: str) -> pa.Array:
+    """date32 column from ``YYYY-MM-DD`` text."""
+    try:
+        return pc.cast(pa.array(values, pa.string()), pa.date32())
+    except ARROW_ERRORS:
+        return pa.array(_normalized(values, _date_value, name), pa.date32())
+
+
+def _timestamp_value(value: Any) -> datetime:
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def to_timestamp(values: list[Any], name: str, ts_type: pa.DataType = UTC_TIMESTAMP) -> pa.Array:
+    """UTC timestamp column; API datetimes carry no zone and are UTC."""
+    try:
+        naive = pc.cast(pa.array(values, pa.string()), pa.timestamp(ts_type.unit))
+        return naive.cast(ts_type)
+    except ARROW_ERRORS:
+        return pa.array(_normalized(values, _timestamp_value, name), ts_type)
+
+
+def _flag_value(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().upper()
+    if text in TRUE_TEXTS:
+        return True
+    if text in FALSE_TEXTS:
+        return False
+    raise ValueError(f"{value!r} is not a Y/N or 0/1 flag")
+
+
+def to_flag(values: list[Any], name: str) -> pa.Array:
+    """bool column from ``"Y"``/``"N"``, 0/1 or booleans."""
+    try:
+        return pa.array(values, pa.bool_())
+    except ARROW_ERRORS:
+        pass
+    try:
+        return _bool_from_bits(pa.array(values, pa.int64()))
+    except (*ARROW_ERRORS, ValueError):
+        return pa.array(_normalized(values, _flag_value, name), pa.bool_())
+
+
+def _bool_from_bits(bits: pa.Array) -> pa.Array:
+    """bool column from an int column holding only 0 and 1."""
+    bounds = pc.min_max(bits)
+    if (bounds["min"].as_py() or 0) < 0 or (bounds["max"].as_py() or 0) > 1:
+        raise ValueError("not a 0/1 flag")
+    return pc.not_equal(bits, 0)
+
+
+def _text_value(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return canonical_json(value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def to_text(values: list[Any], name: str) -> pa.Array:
+    """string column; numbers arriving in it keep their text."""
+    try:
+        return pa.array(values, pa.string())
+    except ARROW_ERRORS:
+        pass
+    try:
+        return pc.cast(pa.array(values, pa.int64()), pa.string())
+    except ARROW_ERRORS:
+        return pa.array([None if v is None else _text_value(v) for v in values], pa.string())
+
+
+def infer_field(name: str, values: Iterable[Any]) -> pa.Field | None:
+    """The column type of an unknown field, from its non-null values (None while all are null)."""
+    kinds = {_kind_of(v) for v in values if v is not None}
+    if not kinds:
+        return None
+    if kinds == {"json"}:
+        return json_col(name)
+    if kinds <= {"int", "float"}:
+        return pa.field(name, pa.float64() if "float" in kinds else pa.int64())
+    simple = {"bool": pa.bool_(), "str": pa.string()}
+    return pa.field(name, simple[kinds.pop()] if len(kinds) == 1 else pa.string())
+
+
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, dict | list):
+        return "json"
+    return "str"
+
+
+class RecordConverter:
+    """Turns pages of API records into record batches of one table's (possibly widened) schema."""
+
+    def __init__(self, spec: TableSpec, base_schema: pa.Schema | None = None) -> None:
+        self.spec = spec
+        self.schema: pa.Schema = table_schema(spec, base_schema)
+        self.added_fields: list[str] = []
+
+    def to_batch(self, records: list[dict[str, Any]], extracted_at: datetime) -> pa.RecordBatch:
+        """One record batch of the current schema; unknown fields widen it first."""
+        self._widen(records)
+        stamp = pa.scalar(_as_utc(extracted_at), UTC_TIMESTAMP)
+        columns = [
+            pa.repeat(stamp, len(records))
+            if field.name == EXTRACTED_AT
+            else self._column(field, [r.get(field.name) for r in records])
+            for field in self.schema
+        ]
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+
+    def _column(self, field: pa.Field, values: list[Any]) -> pa.Array:
+        if is_json_field(field):
+            return self._json_column(values)
+        return convert_column(field, values)
+
+    def _json_column(self, values: list[Any]) -> pa.Array:
+        is_secret = self.spec.is_secret
+        return pa.array(
+            [None if v is None else canonical_json(without_secrets(v, is_secret)) for v in values],
+            pa.string(),
+        )
+
+    def _widen(self, records: list[dict[str, Any]]) -> None:
+        unknown = set().union(*records) - set(self.schema.names)
+        for name in sorted(unknown):
+            # A field seen only as nulls waits for a value to tell its type.
+            field = None if self.spec.is_secret(name) else infer_field(name, _values(records, name))
+            if field is None:
+                continue
+            self.schema = widened(self.schema, [field])
+            self.added_fields.append(name)
+
+
+CONVERTERS: dict[pa.DataType, Callable[[list[Any], str], pa.Array]] = {
+    pa.int64(): to_int64,
+    pa.float64(): to_float64,
+    pa.bool_(): to_flag,
+    pa.string(): to_text,
+    pa.date32(): to_date,
+}
+
+
+def convert_column(field: pa.Field, values: list[Any]) -> pa.Array:
+    """One typed column from raw API values."""
+    if pa.types.is_decimal(field.type):
+        return to_money(values, field.name, field.type)
+    if pa.types.is_timestamp(field.type):
+        return to_timestamp(values, field.name, field.type)
+    convert = CONVERTERS.get(field.type)
+    if convert is None:
+        raise ConversionError(f"column {field.name!r}: unsupported type {field.type}")
+    return convert(values, field.name)
+
+
+def _values(records: list[dict[str, Any]], name: str) -> Iterable[Any]:
+    return (r.get(name) for r in records)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ValueError("extracted_at must be timezone-aware (UTC)")
+    return moment.astimezone(UTC)

@@ -1,0 +1,304 @@
+"""Typed Parquet tables with atomic publish, on a local path or any fsspec URL.
+
+Layout: ``<root>/<table>/part-00000.parquet``; a partitioned table holds one such file per
+partition, hive style (``<root>/xdrs/date=2024-01-01/part-00000.parquet``). A writer streams
+record batches into row groups of a staging file under ``<root>/_staging/<created>-<uuid>/`` and
+publishes it with one rename (one object move on fsspec filesystems), so a table folder only ever
+holds committed files and a failed or killed run leaves the previous table exactly as it was.
+Staging left by killed runs is removed by the next writer once it is older than ``staging_ttl_s``.
+
+Schemas only widen: a writer starts from the spec's schema united with the table's published
+schema (all partitions for a partitioned table), so a column the API once added stays.
+"""
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO, Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
+
+from connector.arrowio import conform, table_schema, widened
+from connector.tables import TableSpec
+
+DATA_FILE = "part-00000.parquet"
+STAGING_DIR = "_staging"
+COMPRESSION = "zstd"
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What an upsert changed, and the table's size after it."""
+
+    inserted: int
+    updated: int
+    deleted: int
+    rows: int
+
+
+class TableStore:
+    """The Parquet tables under one root (local path or fsspec URL such as ``s3://b/p``)."""
+
+    def __init__(
+        self,
+        root: str,
+        *,
+        partition_key: str = "date",
+        staging_ttl_s: float = 6 * 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        fs, path = fsspec.core.url_to_fs(root)
+        self.fs: fsspec.AbstractFileSystem = fs
+        self.is_local = isinstance(fs, LocalFileSystem)
+        self.root: str = os.path.abspath(path) if self.is_local else path.rstrip("/")
+        self.partition_key = partition_key
+        self.staging_ttl_s = staging_ttl_s
+        self.clock = clock
+
+    def table_uri(self, table: str, partition: str | None = None) -> str:
+        """The folder (URI on fsspec filesystems) holding a table's or partition's data file."""
+        path = self._folder(table, partition)
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
+    def writer(self, spec: TableSpec, partition: str | None = None) -> "TableWriter":
+        """A writer that replaces the table (or one partition) when its `with` block succeeds."""
+        self.remove_stale_staging()
+        start = table_schema(spec, self.schema(spec.name))
+        return TableWriter(self, self._folder(spec.name, partition), start)
+
+    def read(self, table: str, partition: str | None = None) -> pa.Table | None:
+        """The published table or partition; all partitions (with the partition column) if none."""
+        files = self._published_files(table, partition)
+        if not files:
+            return None
+        schema = self.schema(table, partition)
+        assert schema is not None
+        parts = [self._read_file(path, schema, part) for path, part in files]
+        return pa.concat_tables(parts)
+
+    def schema(self, table: str, partition: str | None = None) -> pa.Schema | None:
+        """The published schema; united over all partitions when no partition is named."""
+        schemas = [self._read_schema(path) for path, _ in self._published_files(table, partition)]
+        if not schemas:
+            return None
+        merged = schemas[0]
+        for extra in schemas[1:]:
+            merged = widened(merged, [f for f in extra if f.name not in merged.names])
+        return merged
+
+    def upsert(
+        self, spec: TableSpec, rows: pa.Table, delete_keys: Iterable[int] = ()
+    ) -> UpsertResult:
+        """Replace rows by key, drop deleted keys and publish atomically, streaming the old table.
+
+        A key both in `rows` and in `delete_keys` ends up deleted. Within `rows` the last row of a
+        key wins.
+        """
+        rows = _last_row_per_key(rows, spec.key)
+        deleting = pa.array(sorted({int(k) for k in delete_keys}), pa.int64())
+        kept = rows.filter(pc.invert(pc.is_in(rows[spec.key], deleting)))
+        replacing = kept[spec.key].combine_chunks()
+        updated = deleted = 0
+        with self.writer(spec) as writer:
+            for batch in self._published_batches(spec.name):
+                keys = batch.column(spec.key)
+                is_deleted, is_replaced = pc.is_in(keys, deleting), pc.is_in(keys, replacing)
+                deleted += pc.sum(is_deleted).as_py() or 0
+                updated += pc.sum(is_replaced).as_py() or 0
+                writer.write(batch.filter(pc.invert(pc.or_(is_deleted, is_replaced))))
+            for batch in kept.to_batches():
+                writer.write(batch)
+        return UpsertResult(kept.num_rows - updated, updated, deleted, writer.rows)
+
+    def remove_stale_staging(self) -> None:
+        """Remove staging folders of runs that died more than `staging_ttl_s` ago."""
+        staging = f"{self.root}/{STAGING_DIR}"
+        if not self.fs.exists(staging):
+            return
+        deadline = self.clock() - self.staging_ttl_s
+        for entry in self.fs.ls(staging, detail=False):
+            if _staging_created(entry) < deadline:
+                self.fs.rm(entry, recursive=True)
+
+    def new_staging_folder(self) -> str:
+        """A fresh staging folder whose name records its creation time."""
+        path = f"{self.root}/{STAGING_DIR}/{int(self.clock())}-{uuid.uuid4().hex}"
+        self.fs.makedirs(path, exist_ok=True)
+        return path
+
+    def open_output(self, path: str) -> IO[bytes]:
+        """A binary file opened for writing."""
+        if self.is_local:
+            return open(path, "wb")  # the writer owns and closes it
+        return self.fs.open(path, "wb")
+
+    def publish(self, staged: str, folder: str) -> None:
+        """Make `staged` the folder's data file in one rename / object move."""
+        final = f"{folder}/{DATA_FILE}"
+        self.fs.makedirs(folder, exist_ok=True)
+        if self.is_local:
+            os.replace(staged, final)
+            _fsync_folder(folder)
+        else:
+            self.fs.mv(staged, final)
+
+    def _folder(self, table: str, partition: str | None) -> str:
+        _check_segment(table)
+        if partition is None:
+            return f"{self.root}/{table}"
+        _check_segment(partition)
+        return f"{self.root}/{table}/{self.partition_key}={partition}"
+
+    def _published_files(self, table: str, partition: str | None) -> list[tuple[str, str | None]]:
+        """(data file, partition value) pairs of a table, or of one partition."""
+        folder = self._folder(table, partition)
+        if self.fs.exists(f"{folder}/{DATA_FILE}"):
+            return [(f"{folder}/{DATA_FILE}", partition)]
+        if partition is not None:
+            return []
+        pattern = f"{folder}/{self.partition_key}=*/{DATA_FILE}"
+        found = sorted(self.fs.glob(pattern))
+        return [(path, path.rsplit("/", 2)[-2].split("=", 1)[1]) for path in found]
+
+    def _published_batches(self, table: str) -> Iterator[pa.RecordBatch]:
+        """The published table's rows, one row group at a time."""
+        for path, _ in self._published_files(table, None):
+            with self.fs.open(path, "rb") as handle:
+                parquet = pq.ParquetFile(handle)
+                for index in range(parquet.num_row_groups):
+                    yield from parquet.read_row_group(index).to_batches()
+
+    def _read_schema(self, path: str) -> pa.Schema:
+        with self.fs.open(path, "rb") as handle:
+            return pq.read_schema(handle)
+
+    def _read_file(self, path: str, schema: pa.Schema, partition: str | None) -> pa.Table:
+        with self.fs.open(path, "rb") as handle:
+            table = pq.read_table(handle)
+        table = pa.Table.from_batches([conform(b, schema) for b in table.to_batches()], schema)
+        if partition is None:
+            return table
+        return table.append_column(self.partition_key, pa.repeat(partition, table.num_rows))
+
+
+class TableWriter:
+    """Streams record batches into a staged Parquet file; publishes it on a clean exit."""
+
+    def __init__(self, store: TableStore, folder: str, schema: pa.Schema) -> None:
+        self.store = store
+        self.folder = folder
+        self.schema = schema
+        self.rows = 0
+        self.bytes_written = 0
+        self._staging = store.new_staging_folder()
+        self._generation = 0
+        self._sink: IO[bytes] | None = None
+        self._parquet: pq.ParquetWriter | None = None
+        self._open()
+
+    def __enter__(self) -> "TableWriter":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self._close()
+            if exc_type is None:
+                self.bytes_written = self.store.fs.size(self._staged_path)
+                self.store.publish(self._staged_path, self.folder)
+        finally:
+            self.store.fs.rm(self._staging, recursive=True)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        """Append one batch as a row group; new columns widen the file's schema first."""
+        new_fields = [f for f in batch.schema if f.name not in self.schema.names]
+        if new_fields:
+            self._widen(new_fields)
+        if batch.num_rows == 0:
+            return
+        assert self._parquet is not None and self._sink is not None
+        self._parquet.write_batch(conform(batch, self.schema))
+        self.rows += batch.num_rows
+        self.bytes_written = self._sink.tell()
+
+    @property
+    def _staged_path(self) -> str:
+        return f"{self._staging}/part-{self._generation:05d}.parquet"
+
+    def _open(self) -> None:
+        self._sink = self.store.open_output(self._staged_path)
+        self._parquet = pq.ParquetWriter(self._sink, self.schema, compression=COMPRESSION)
+
+    def _close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._sink is not None:
+            _flush_durably(self._sink)
+            self._sink.close()
+        self._parquet = self._sink = None
+
+    def _widen(self, new_fields: list[pa.Field]) -> None:
+        """Switch to a wider schema, copying the rows written so far one row group at a time."""
+        self._close()
+        previous = self._staged_path
+        self.schema = widened(self.schema, new_fields)
+        self._generation += 1
+        self._open()
+        assert self._parquet is not None
+        with self.store.fs.open(previous, "rb") as handle:
+            parquet = pq.ParquetFile(handle)
+            for index in range(parquet.num_row_groups):
+                for batch in parquet.read_row_group(index).to_batches():
+                    self._parquet.write_batch(conform(batch, self.schema))
+        self.store.fs.rm(previous)
+
+
+def _last_row_per_key(rows: pa.Table, key: str) -> pa.Table:
+    """`rows` without earlier duplicates of a key."""
+    keys = rows[key].to_pylist()
+    if None in keys:
+        raise ValueError(f"rows without {key}")
+    last = {k: i for i, k in enumerate(keys)}
+    return rows if len(last) == len(keys) else rows.take(sorted(last.values()))
+
+
+def _check_segment(name: str) -> None:
+    """Reject names that would escape their folder or hide from readers."""
+    if not name or "/" in name or "\\" in name or name[0] in "._":
+        raise ValueError(f"invalid table or partition name: {name!r}")
+
+
+def _staging_created(path: str) -> float:
+    """Creation time recorded in a staging folder's name (0 if unreadable: treat as stale)."""
+    try:
+        return float(path.rstrip("/").rsplit("/", 1)[-1].split("-", 1)[0])
+    except ValueError:
+        return 0.0
+
+
+def _flush_durably(sink: Any) -> None:
+    """Flush a local file to disk so the rename publishes complete bytes after a crash."""
+    sink.flush()
+    # In-memory and remote files have no descriptor: their close() is the commit.
+    with contextlib.suppress(OSError, ValueError):
+        os.fsync(sink.fileno())
+
+
+def _fsync_folder(folder: str) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
