@@ -1,0 +1,483 @@
+"""Paging of PortaBilling list methods into a snapshot that survives drift (no Dagster).
+
+Offset paging is not stable: the server picks the order, and entities created or closed while we
+page shift the offsets, so plain pages repeat or skip rows. This module turns a list method
+(`limit`/`offset`/`get_total`) into pages that hold every *stable* entity (one that existed for the
+whole scan) exactly once.
+
+Assumption: the relative order of two entities is the same in every call while both exist (the
+server may insert and delete anywhere, but it does not reshuffle). Everything below rests on it.
+
+Design:
+- A *window* is what one request returned: a contiguous slice of the list as it was at that moment.
+  Page 0 asks `offset 0, limit L, get_total 1`; page k >= 1 asks `offset kL - o, limit L + o`,
+  where the overlap `o` defaults to 2% of L (at least 5). Pages 1.. are fetched in parallel.
+- Two consecutive windows are *linked* when they share a key. A chain of linked windows that starts
+  at offset 0 and ends with a *short* window (fewer rows than asked: the end of the list) holds
+  every stable entity: one between the shared key x of windows A and B sits in A if it lies before
+  x (A was contiguous and the entity existed then) and in B otherwise (same argument), and the
+  short window reaches the end.
+- A *gap* is an unlinked boundary: more than `o` rows ahead of it vanished between the two fetches.
+  Repair: fetch one window around the boundary, widening it (doubling, towards the side whose key is
+  missing) until it shares a key with the window before and with the page after, or it is short.
+  The chain then runs previous -> repair -> next. Past `max_repair_steps` tries: `PagingError`.
+- End: after the pages the first `total` announced, pages continue one at a time while the last one
+  is full (creations pushed rows past the first total). A final `limit 1, get_total 1` request reads
+  `total_after`. Past `max_pages` page requests (default 2 x expected + 10): `PagingError`.
+- Output: each page's rows de-duplicated by key over the whole scan, in chain order (the server's
+  order; a row created during the scan may come a little after its place). Windows fetched after the
+  end was proven are dropped: any row they add did not exist for the whole scan.
+- Memory: every request goes through a pool of `concurrency` threads that keeps at most
+  2 x `concurrency` pages in flight or buffered; the seen-key set is a `set[int]` (about 60 MB at
+  1M keys).
+"""
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from connector.errors import ConfigurationError, PortaBillingError
+
+Call = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+Row = dict[str, Any]
+Page = list[Row]
+
+DEFAULT_PAGE_SIZE = 1000
+DEFAULT_CONCURRENCY = 8
+MIN_OVERLAP = 5
+DEFAULT_MAX_REPAIR_STEPS = 10
+# Without a total we cannot size the plan; this only stops a server that never ends a list.
+MAX_PAGES_WITHOUT_TOTAL = 100_000
+
+
+class PagingError(PortaBillingError):
+    """The list drifted beyond repair or the server pages inconsistently: no snapshot to trust."""
+
+
+@dataclass
+class ScanReport:
+    """What one scan did and repaired; `as_dict()` goes into the run's metadata."""
+
+    requests: int = 0
+    pages: int = 0
+    rows: int = 0
+    duplicates_dropped: int = 0
+    total_before: int | None = None
+    total_after: int | None = None
+    gaps_detected: int = 0
+    gaps_repaired: int = 0
+    rescans: int = 0
+    extra_pages: int = 0
+
+    def as_dict(self) -> dict[str, int | None]:
+        """The counters by name."""
+        return asdict(self)
+
+    def absorb(self, other: "ScanReport") -> None:
+        """Add another scan's counters; a total stays known only while every scan's total is."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            setattr(self, f.name, None if mine is None or theirs is None else mine + theirs)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a scan stands; `on_progress` receives one after every page (fan_out: every scan)."""
+
+    pages_done: int
+    pages_expected: int
+    rows: int
+    elapsed_s: float
+
+    @property
+    def rows_per_s(self) -> float:
+        """Rows yielded per second so far."""
+        return self.rows / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the current page rate, None before the first page."""
+        if self.pages_done == 0 or self.elapsed_s <= 0:
+            return None
+        left = max(0, self.pages_expected - self.pages_done)
+        return left * self.elapsed_s / self.pages_done
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The rows one request returned, with their keys in order."""
+
+    offset: int
+    limit: int
+    rows: list[Row]
+    keys: list[int]
+    total: int | None
+    key_set: frozenset[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_set", frozenset(self.keys))
+
+    @property
+    def is_short(self) -> bool:
+        """Fewer rows than asked: the list ended inside this window."""
+        return len(self.rows) < self.limit
+
+    def is_linked_to(self, other: "_Window") -> bool:
+        """Both windows hold at least one common key."""
+        return not self.key_set.isdisjoint(other.key_set)
+
+
+def parse_total(value: Any) -> int | None:
+    """The list's `total` as an int; servers send it as a number or a string, or not at all."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    raise PagingError(f"unreadable total {value!r}")
+
+
+def default_overlap(page_size: int) -> int:
+    """2% of the page, at least MIN_OVERLAP rows, never more than the page."""
+    return min(page_size, max(MIN_OVERLAP, page_size // 50))
+
+
+def expected_pages(total: int | None, page_size: int) -> int:
+    """Pages to plan from the first total, the last being the short one that proves the end."""
+    return (total or 0) // page_size + 1
+
+
+def page_bounds(index: int, page_size: int, overlap: int) -> tuple[int, int]:
+    """(offset, limit) of page `index`: every page after the first reaches back `overlap` rows."""
+    if index == 0:
+        return 0, page_size
+    return index * page_size - overlap, page_size + overlap
+
+
+@contextmanager
+def _thread_pool(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A pool that drops its queued work when the consumer stops early."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="paging")
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if value < 1:
+            raise ConfigurationError(f"{name} must be >= 1, got {value}")
+
+
+class ListScan:
+    """A drift-repaired snapshot of one list method; iterate `pages()`, then read `report`."""
+
+    def __init__(
+        self,
+        call: Call,
+        service: str,
+        method: str,
+        list_key: str,
+        key: str,
+        params: dict[str, Any] | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        overlap: int | None = None,
+        max_pages: int | None = None,
+        max_repair_steps: int = DEFAULT_MAX_REPAIR_STEPS,
+        check_total_after: bool = True,
+        on_progress: ProgressCallback | None = None,
+        clock: Callable[[], float] = time.time,
+        executor: Executor | None = None,
+    ) -> None:
+        self.overlap = default_overlap(page_size) if overlap is None else overlap
+        _check_positive(
+            page_size=page_size,
+            concurrency=concurrency,
+            overlap=self.overlap,
+            max_repair_steps=max_repair_steps,
+            max_pages=max_pages or 1,
+        )
+        if self.overlap > page_size:
+            raise ConfigurationError(f"overlap ({self.overlap}) must not exceed page_size")
+        self._call, self.service, self.method = call, service, method
+        self.list_key, self.key, self.params = list_key, key, dict(params or {})
+        self.page_size, self.concurrency = page_size, concurrency
+        self.max_pages, self.max_repair_steps = max_pages, max_repair_steps
+        self.check_total_after = check_total_after
+        self._on_progress, self._clock, self._executor = on_progress, clock, executor
+        self.report = ScanReport()
+        self._seen: set[int] = set()
+        self._lock = threading.Lock()
+
+    def pages(self) -> Iterator[Page]:
+        """De-duplicated pages in the server's order; `report` is final once this is exhausted."""
+        if self._executor is not None:
+            yield from self._scan(self._executor)
+            return
+        with _thread_pool(self.concurrency) as pool:
+            yield from self._scan(pool)
+
+    def _error(self, message: str) -> PagingError:
+        return PagingError(message, service=self.service, method=self.method)
+
+    def _fetch(self, offset: int, limit: int) -> _Window:
+        """One request (runs on a pool thread)."""
+        params = {**self.params, "offset": offset, "limit": limit, "get_total": 1}
+        answer = self._call(self.service, self.method, params)
+        with self._lock:
+            self.report.requests += 1
+        rows = answer.get(self.list_key)
+        if not isinstance(rows, list):
+            raise self._error(f"answer has no list {self.list_key!r}")
+        keys = [self._key_of(row) for row in rows]
+        return _Window(offset, limit, rows, keys, parse_total(answer.get("total")))
+
+    def _key_of(self, row: Row) -> int:
+        try:
+            return int(row[self.key])
+        except (KeyError, TypeError, ValueError):
+            raise self._error(f"a row has no integer {self.key!r}") from None
+
+    def _submit(self, pool: Executor, offset: int, limit: int) -> "Future[_Window]":
+        return pool.submit(self._fetch, offset, limit)
+
+    def _scan(self, pool: Executor) -> Iterator[Page]:
+        started = self._clock()
+        first = self._submit(pool, 0, self.page_size).result()
+        self.report.total_before = first.total
+        expected = expected_pages(self.report.total_before, self.page_size)
+        self.report.pages = 1
+        tail = first
+        yield from self._emit([first])
+        self._progress(started, expected)
+        if not first.is_short:
+            with closing(self._schedule(pool, expected)) as scheduled:
+                for index, future in scheduled:
+                    tail = yield from self._advance(pool, tail, index, future.result())
+                    self._progress(started, max(expected, self.report.pages))
+                    if tail.is_short:
+                        break
+        if self.check_total_after:
+            self.report.total_after = self._submit(pool, 0, 1).result().total
+
+    def _advance(
+        self, pool: Executor, tail: _Window, index: int, page: _Window
+    ) -> Generator[Page, None, _Window]:
+        """Chain `page` after `tail`, repairing a gap; yields its rows, returns the new tail."""
+        self.report.pages += 1
+        windows = [page] if page.is_linked_to(tail) else self._repair(pool, tail, page, index)
+        yield from self._emit(windows)
+        return windows[-1]
+
+    def _schedule(
+        self, pool: Executor, expected: int
+    ) -> Generator[tuple[int, "Future[_Window]"], None, None]:
+        """Futures of pages 1.. in order: expected ones in a bounded look-ahead, then one by one."""
+        pending: deque[tuple[int, Future[_Window]]] = deque()
+        limit = self._page_limit(expected)
+        index = 1
+        try:
+            while True:
+                while index < expected and len(pending) < 2 * self.concurrency:
+                    pending.append((index, self._submit(pool, *self._bounds(index))))
+                    index += 1
+                if not pending:
+                    if index >= limit:
+                        raise self._error(f"list did not end within {limit} pages (loop guard)")
+                    self.report.extra_pages += 1
+                    pending.append((index, self._submit(pool, *self._bounds(index))))
+                    index += 1
+                yield pending.popleft()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+    def _bounds(self, index: int) -> tuple[int, int]:
+        return page_bounds(index, self.page_size, self.overlap)
+
+    def _page_limit(self, expected: int) -> int:
+        if self.max_pages is not None:
+            return self.max_pages
+        if self.report.total_before is None:
+            return MAX_PAGES_WITHOUT_TOTAL
+        return 2 * expected + 10
+
+    def _repair(self, pool: Executor, tail: _Window, page: _Window, index: int) -> list[_Window]:
+        """Windows that link `tail` to `page` (or to the end of the list) across a gap."""
+        self.report.gaps_detected += 1
+        step = 2 * self.overlap
+        boundary = index * self.page_size
+        low, high = boundary - self.overlap - step, boundary + step
+        for _ in range(self.max_repair_steps):
+            low = max(0, low)
+            window = self._submit(pool, low, high - low).result()
+            self.report.rescans += 1
+            has_tail, has_next = window.is_linked_to(tail), window.is_linked_to(page)
+            if has_tail and (has_next or window.is_short):
+                self.report.gaps_repaired += 1
+                return [window, page] if has_next else [window]
+            step *= 2
+            low -= 0 if has_tail else step
+            high += 0 if has_next or window.is_short else step
+        raise self._error(
+            f"could not link rows around offset {boundary} after {self.max_repair_steps} re-scans"
+        )
+
+    def _emit(self, windows: list[_Window]) -> Iterator[Page]:
+        """Yield the rows of `windows` not seen before (skips a page that adds nothing)."""
+        fresh: Page = []
+        for window in windows:
+            for row, key in zip(window.rows, window.keys, strict=True):
+                if key in self._seen:
+                    self.report.duplicates_dropped += 1
+                    continue
+                self._seen.add(key)
+                fresh.append(row)
+        self.report.rows += len(fresh)
+        if fresh:
+            yield fresh
+
+    def _progress(self, started: float, expected: int) -> None:
+        if self._on_progress is not None:
+            elapsed = self._clock() - started
+            self._on_progress(Progress(self.report.pages, expected, self.report.rows, elapsed))
+
+
+def _collect(scan: ListScan) -> list[Page]:
+    """All pages of a small scan (runs on a driver thread)."""
+    return list(scan.pages())
+
+
+class FanOut:
+    """Many small scans of one list method run side by side, e.g. xDRs: one scan per customer.
+
+    Iterate it for pages (scan by scan, in `param_sets` order, rows de-duplicated by key across all
+    scans); `report` adds up the scans once iteration ends. Progress counts finished scans as pages.
+    Each scan's rows are held until its turn comes, at most 2 x `concurrency` scans at a time.
+    """
+
+    def __init__(
+        self,
+        call: Call,
+        service: str,
+        method: str,
+        list_key: str,
+        key: str,
+        param_sets: Iterable[dict[str, Any]],
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        on_progress: ProgressCallback | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        _check_positive(page_size=page_size, concurrency=concurrency)
+        self._call, self.service, self.method = call, service, method
+        self.list_key, self.key, self.page_size = list_key, key, page_size
+        self._param_sets = list(param_sets)
+        self.concurrency = concurrency
+        self._on_progress, self._clock = on_progress, clock
+        # Per-scan totals add up; nobody re-reads a total after a small scan.
+        self.report = ScanReport(total_before=0)
+        self._pages = self._run()
+
+    def __iter__(self) -> "FanOut":
+        return self
+
+    def __next__(self) -> Page:
+        return next(self._pages)
+
+    def _run(self) -> Iterator[Page]:
+        started, seen = self._clock(), set[int]()
+        with _thread_pool(self.concurrency) as fetchers, _thread_pool(self.concurrency) as drivers:
+            finished = self._finished_scans(drivers, fetchers)
+            for done, (scan, pages) in enumerate(finished, 1):
+                self.report.absorb(scan.report)
+                for page in pages:
+                    fresh = self._drop_seen(page, seen)
+                    if fresh:
+                        yield fresh
+                if self._on_progress is not None:
+                    elapsed = self._clock() - started
+                    total = len(self._param_sets)
+                    self._on_progress(Progress(done, total, self.report.rows, elapsed))
+
+    def _drop_seen(self, page: Page, seen: set[int]) -> Page:
+        """Rows whose key an earlier scan has not yielded already (the scans de-dup themselves)."""
+        fresh = [row for row in page if int(row[self.key]) not in seen]
+        seen.update(int(row[self.key]) for row in fresh)
+        self.report.duplicates_dropped += len(page) - len(fresh)
+        self.report.rows -= len(page) - len(fresh)
+        return fresh
+
+    def _finished_scans(
+        self, drivers: Executor, fetchers: Executor
+    ) -> Iterator[tuple[ListScan, list[Page]]]:
+        """(scan, its pages) in `param_sets` order, running at most 2 x concurrency scans ahead."""
+        pending: deque[tuple[ListScan, Future[list[Page]]]] = deque()
+        try:
+            for params in self._param_sets:
+                scan = self._scan(params, fetchers)
+                pending.append((scan, drivers.submit(_collect, scan)))
+                if len(pending) >= 2 * self.concurrency:
+                    scan, future = pending.popleft()
+                    yield scan, future.result()
+            while pending:
+                scan, future = pending.popleft()
+                yield scan, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+    def _scan(self, params: dict[str, Any], fetchers: Executor) -> ListScan:
+        return ListScan(
+            self._call,
+            self.service,
+            self.method,
+            self.list_key,
+            self.key,
+            params,
+            page_size=self.page_size,
+            concurrency=self.concurrency,
+            check_total_after=False,
+            executor=fetchers,
+        )
+
+
+def fan_out(
+    call: Call,
+    service: str,
+    method: str,
+    list_key: str,
+    key: str,
+    param_sets: Iterable[dict[str, Any]],
+    *,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_progress: ProgressCallback | None = None,
+    clock: Callable[[], float] = time.time,
+) -> FanOut:
+    """One `ListScan` per params set, in parallel; iterate the result for pages, then `.report`."""
+    return FanOut(
+        call,
+        service,
+        method,
+        list_key,
+        key,
+        param_sets,
+        page_size=page_size,
+        concurrency=concurrency,
+        on_progress=on_progress,
+        clock=clock,
+    )
