@@ -33,20 +33,27 @@ _SECRET_FIELD = re.compile(
     (?:bearer\s+)?[^"'\s&,;}<]+
     """
 )
-# Session ids and opaque tokens: long runs mixing letters and digits (words have no digits).
-_LONG_OPAQUE = re.compile(r"(?=[\w+/-]*\d)(?=[\w+/-]*[A-Za-z])[\w+/-]{24,}={0,2}")
+_LONG_RUN = re.compile(r"[\w+/-]{24,}={0,2}")
+
+
+def _mask_opaque(match: re.Match[str]) -> str:
+    # Session ids and opaque tokens mix letters and digits; long identifiers and words do not.
+    run = match.group()
+    is_opaque = any(c.isdigit() for c in run) and any(c.isalpha() for c in run)
+    return _MASK if is_opaque else run
 
 
 def redact(text: str) -> str:
     """Mask anything in `text` that looks like a JWT, a token, a session id or a password value."""
     text = _JWT.sub(_MASK, text)
     text = _SECRET_FIELD.sub(lambda m: m.group(1) + _MASK, text)
-    return _LONG_OPAQUE.sub(_MASK, text)
+    return _LONG_RUN.sub(_mask_opaque, text)
 
 
 def excerpt(body: bytes | str) -> str:
     """A short, single-line, redacted excerpt of a response body for error messages."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    head = body[: EXCERPT_CHARS * 4]  # redact a bounded prefix: bodies can be megabytes
+    text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
     return redact(" ".join(text.split()))[:EXCERPT_CHARS]
 
 

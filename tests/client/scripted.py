@@ -62,7 +62,7 @@ class ScriptedServer:
             return script.pop(0) if len(script) > 1 else script[0]
 
     def start(self) -> None:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True).start()
 
     def stop(self) -> None:
         self._httpd.shutdown()
