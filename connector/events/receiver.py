@@ -20,6 +20,7 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 _SOCKET_TIMEOUT_S = 30.0  # a client that stalls mid-request does not hold a thread for ever
 _COMMIT_TIMEOUT_S = 60.0
 _RETRY_AFTER_S = "5"
+_SHUTDOWN_POLL_S = 0.05  # how soon `stop` takes effect
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,10 @@ class EventReceiver:
         self._committer = GroupCommitter(self.store)
         self._server = _Server(self._address, _Handler, self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="event-receiver", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _SHUTDOWN_POLL_S},
+            name="event-receiver",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -145,7 +145,8 @@ class EventStore:
         with self._read() as db:
             rows = db.execute(sql, params).fetchall()
         i_events = tuple(row[0] for row in rows)
-        entities = {EntityRef(EntityKind(kind), eid) for _, kind, eid in rows if kind is not None}
+        distinct = {(kind, eid) for _, kind, eid in rows if kind is not None}
+        entities = {EntityRef(EntityKind(kind), eid) for kind, eid in distinct}
         return PendingBatch(
             entities=tuple(sorted(entities)),
             i_events=i_events,

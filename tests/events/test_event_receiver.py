@@ -1,0 +1,183 @@
+"""The webhook over real HTTP: auth, validation, limits, de-duplication and health."""
+
+import http.client
+import json
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from espf_helpers import (
+    CUSTOM_CREDENTIAL,
+    CUSTOM_TYPE,
+    basic_header,
+    delivery,
+    post,
+    signature_headers,
+)
+
+from connector.events import EntityKind, EventReceiver, EventStore
+
+
+def _stored(store: EventStore) -> int:
+    return sum(store.counts().values())
+
+
+def test_valid_event_is_stored_before_200(basic_receiver: EventReceiver, store: EventStore) -> None:
+    response = post(basic_receiver.url, delivery(17, i_account=1003), basic_header())
+    assert (response.status_code, response.json()) == (200, {"status": "stored"})
+    [event] = store.events([17])
+    assert (event.entity_kind, event.entity_id) == (EntityKind.ACCOUNT, 1003)
+
+
+def test_received_at_comes_from_the_injected_clock(
+    basic_receiver: EventReceiver, store: EventStore, clock: Any
+) -> None:
+    post(basic_receiver.url, delivery(1), basic_header())
+    assert store.events([1])[0].received_at.timestamp() == clock()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, basic_header(password="wrong"), basic_header(user="nobody"), {"Authorization": "Basic"}],
+)
+def test_bad_basic_credentials_get_401_and_store_nothing(
+    basic_receiver: EventReceiver, store: EventStore, headers: dict[str, str]
+) -> None:
+    response = post(basic_receiver.url, delivery(1), headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+    assert _stored(store) == 0
+
+
+def test_custom_scheme_accepts_its_credential(
+    custom_receiver: EventReceiver, store: EventStore
+) -> None:
+    headers = {"Authorization": f"{CUSTOM_TYPE} {CUSTOM_CREDENTIAL}"}
+    assert post(custom_receiver.url, delivery(1), headers).status_code == 200
+    assert _stored(store) == 1
+
+
+def test_custom_scheme_refuses_a_wrong_credential(
+    custom_receiver: EventReceiver, store: EventStore
+) -> None:
+    headers = {"Authorization": f"{CUSTOM_TYPE} guess"}
+    assert post(custom_receiver.url, delivery(1), headers).status_code == 401
+    assert _stored(store) == 0
+
+
+def test_signature_scheme_accepts_a_fresh_signature(
+    signature_receiver: EventReceiver, store: EventStore, clock: Any
+) -> None:
+    assert post(signature_receiver.url, delivery(1), signature_headers(clock())).status_code == 200
+    assert _stored(store) == 1
+
+
+@pytest.mark.parametrize(
+    "headers_at",
+    [lambda now: signature_headers(now, key="wrong"), lambda now: signature_headers(now - 3600)],
+)
+def test_signature_scheme_refuses_wrong_or_old_signatures(
+    signature_receiver: EventReceiver, store: EventStore, clock: Any, headers_at: Any
+) -> None:
+    assert post(signature_receiver.url, delivery(1), headers_at(clock())).status_code == 401
+    assert _stored(store) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"{not json", "malformed JSON"),
+        (b"\xff\xfe", "malformed JSON"),
+        (json.dumps({"variables": {"i_event": 1}}).encode(), "event_type"),
+        (json.dumps({"event_type": "Subscriber/Updated", "variables": {}}).encode(), "i_event"),
+        (json.dumps({"event_type": "Subscriber/Updated"}).encode(), "variables"),
+    ],
+)
+def test_malformed_body_gets_400_with_the_reason(
+    basic_receiver: EventReceiver, store: EventStore, body: bytes, reason: str
+) -> None:
+    response = post(basic_receiver.url, body, basic_header())
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+    assert _stored(store) == 0
+
+
+def test_oversized_body_gets_413(basic_receiver: EventReceiver, store: EventStore) -> None:
+    body = delivery(1, padding="x" * 2000)  # the fixture's limit is 1024 bytes
+    assert post(basic_receiver.url, body, basic_header()).status_code == 413
+    assert _stored(store) == 0
+
+
+def test_missing_content_length_gets_411(basic_receiver: EventReceiver) -> None:
+    address = urlsplit(basic_receiver.url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+    connection.putrequest("POST", "/events")
+    for name, value in basic_header().items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    assert connection.getresponse().status == 411
+    connection.close()
+
+
+def test_duplicate_i_event_answers_200_and_is_stored_once(
+    basic_receiver: EventReceiver, store: EventStore
+) -> None:
+    first = post(basic_receiver.url, delivery(5), basic_header())
+    again = post(basic_receiver.url, delivery("5"), basic_header())
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == {"status": "duplicate"}
+    assert _stored(store) == 1
+
+
+def test_string_ids_are_normalized(basic_receiver: EventReceiver, store: EventStore) -> None:
+    body = delivery("42", "Customer/Updated", i_customer="1000889")
+    assert post(basic_receiver.url, body, basic_header()).status_code == 200
+    [event] = store.events([42])
+    assert (event.entity_kind, event.entity_id) == (EntityKind.CUSTOMER, 1000889)
+
+
+def test_unknown_event_type_is_stored_and_acknowledged(
+    basic_receiver: EventReceiver, store: EventStore
+) -> None:
+    body = delivery(9, "Brand/NewThing", whatever="x")
+    assert post(basic_receiver.url, body, basic_header()).status_code == 200
+    [event] = store.events([9])
+    assert (event.event_type, event.entity_kind) == ("Brand/NewThing", None)
+
+
+def test_concurrent_deliveries_are_all_stored(
+    basic_receiver: EventReceiver, store: EventStore
+) -> None:
+    def send(i_event: int) -> int:
+        return post(basic_receiver.url, delivery(i_event), basic_header()).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(send, range(1, 201)))
+    assert statuses == [200] * 200
+    assert store.counts()["pending"] == 200
+
+
+def test_health_reports_event_counts(basic_receiver: EventReceiver) -> None:
+    post(basic_receiver.url, delivery(1), basic_header())
+    response = requests.get(f"{basic_receiver.url}/health", timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "events": {"pending": 1, "claimed": 0, "done": 0}}
+
+
+def test_unknown_path_gets_404(basic_receiver: EventReceiver, store: EventStore) -> None:
+    response = requests.post(
+        f"{basic_receiver.url}/other", data=delivery(1), headers=basic_header(), timeout=10
+    )
+    assert response.status_code == 404
+    assert _stored(store) == 0
+
+
+def test_store_failure_asks_the_sender_to_retry(
+    basic_receiver: EventReceiver, store: EventStore
+) -> None:
+    store.close()  # every write now fails inside the committer
+    response = post(basic_receiver.url, delivery(1), basic_header())
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]

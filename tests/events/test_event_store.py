@@ -1,0 +1,161 @@
+"""The durable event store: de-duplication, coalescing, and the pending → claimed → done cycle."""
+
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from espf_helpers import make_event
+
+from connector.events import CLAIMED, DONE, PENDING, EntityKind, EntityRef, Event, EventStore
+
+
+def test_add_stores_once_per_i_event(store: EventStore) -> None:
+    assert store.add(make_event(1)) is True
+    assert store.add(make_event(1)) is False
+    assert store.counts() == {PENDING: 1, CLAIMED: 0, DONE: 0}
+
+
+def test_add_many_flags_duplicates_within_one_batch(store: EventStore) -> None:
+    assert store.add_many([make_event(1), make_event(2), make_event(1)]) == [True, True, False]
+
+
+def test_pending_entities_coalesces_events_per_entity(store: EventStore) -> None:
+    store.add_many(
+        [
+            make_event(1, i_account=1001),
+            make_event(2, "Account/Blocked", i_account="1001"),
+            make_event(3, "Invoice/Created", i_customer=5),
+            make_event(4, "Customer/Updated", i_customer=5),
+            make_event(5, "DID/Created", number="555"),
+        ]
+    )
+    batch = store.pending_entities()
+    assert batch.entities == (
+        EntityRef(EntityKind.ACCOUNT, 1001),
+        EntityRef(EntityKind.CUSTOMER, 5),
+    )
+    assert sorted(batch.i_events) == [1, 2, 3, 4, 5]
+    assert batch.max_i_event == 5
+    assert batch.ids(EntityKind.CUSTOMER) == (5,)
+
+
+def test_pending_entities_limit_takes_the_oldest_arrivals(store: EventStore) -> None:
+    for i_event in (30, 10, 20):
+        store.add(make_event(i_event))
+    assert store.pending_entities(limit=2).i_events == (30, 10)
+
+
+def test_empty_store_has_an_empty_batch(store: EventStore) -> None:
+    batch = store.pending_entities()
+    assert batch.is_empty and batch.max_i_event is None and batch.entities == ()
+
+
+def test_claimed_events_are_no_longer_pending(store: EventStore) -> None:
+    store.add_many([make_event(1), make_event(2)])
+    assert store.claim([1], "run-a") == 1
+    assert store.pending_entities().i_events == (2,)
+    assert store.claimed_runs() == {"run-a": 1}
+
+
+def test_an_event_is_claimed_by_one_run_only(store: EventStore) -> None:
+    store.add(make_event(1))
+    store.claim([1], "run-a")
+    assert store.claim([1], "run-b") == 0
+    assert [event.run_id for event in store.events([1])] == ["run-a"]
+
+
+def test_complete_marks_the_runs_events_done(store: EventStore) -> None:
+    store.add_many([make_event(1), make_event(2)])
+    store.claim([1, 2], "run-a")
+    assert store.complete("run-a") == 2
+    assert store.counts() == {PENDING: 0, CLAIMED: 0, DONE: 2}
+    assert store.complete("run-a") == 0
+
+
+def test_release_returns_a_failed_runs_events_to_pending(store: EventStore) -> None:
+    store.add_many([make_event(1), make_event(2)])
+    store.claim([1, 2], "run-a")
+    assert store.release("run-a") == 2
+    assert sorted(store.pending_entities().i_events) == [1, 2]
+    assert {event.run_id for event in store.events([1, 2])} == {None}
+
+
+def test_release_leaves_other_runs_alone(store: EventStore) -> None:
+    store.add_many([make_event(1), make_event(2)])
+    store.claim([1], "run-a")
+    store.claim([2], "run-b")
+    store.release("run-a")
+    assert store.claimed_runs() == {"run-b": 1}
+
+
+def test_release_stale_frees_claims_of_runs_that_died(db_path: str, clock: Any) -> None:
+    with EventStore(db_path, clock=clock) as store:
+        store.add_many([make_event(1), make_event(2)])
+        store.claim([1], "run-old")
+        clock.advance(600)
+        store.claim([2], "run-new")
+        assert store.release_stale(max_age_s=300) == 1
+        assert store.claimed_runs() == {"run-new": 1}
+
+
+def test_events_returns_stored_fields(store: EventStore) -> None:
+    store.add(make_event(7, "Invoice/Updated", i_customer="42", i_invoice=3))
+    [event] = store.events([7, 8])
+    assert (event.i_event, event.event_type, event.entity_kind, event.entity_id) == (
+        7,
+        "Invoice/Updated",
+        EntityKind.CUSTOMER,
+        42,
+    )
+    assert event.variables == {"i_event": 7, "i_customer": "42", "i_invoice": 3}
+    assert event.received_at.tzinfo == UTC and event.state == PENDING
+
+
+def test_events_survive_reopening_the_store(db_path: str) -> None:
+    with EventStore(db_path) as store:
+        store.add(make_event(1))
+    with EventStore(db_path) as reopened:
+        assert [event.i_event for event in reopened.events([1])] == [1]
+
+
+_WRITER = """
+import sys
+from datetime import UTC, datetime
+from connector.events import EventStore, parse_event
+with EventStore(sys.argv[1]) as store:
+    for i in range(1, int(sys.argv[2]) + 1):
+        payload = {"event_type": "Subscriber/Updated", "variables": {"i_event": i, "i_account": i}}
+        store.add(parse_event(payload, datetime.now(UTC)))
+"""
+
+
+def test_two_processes_share_the_store(store: EventStore, db_path: str) -> None:
+    total = 1500
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_WRITER), db_path, str(total)])
+    runs = 0
+    while writer.poll() is None or not store.pending_entities().is_empty:
+        batch = store.pending_entities(limit=200)
+        runs += 1
+        store.claim(batch.i_events, f"run-{runs}")
+        store.complete(f"run-{runs}")
+    assert writer.returncode == 0
+    assert store.counts() == {PENDING: 0, CLAIMED: 0, DONE: total}
+
+
+@pytest.mark.timeout(60)
+def test_sensor_reads_of_100k_pending_events_are_fast(store: EventStore) -> None:
+    at = datetime.now(UTC)
+    store.add_many(
+        Event(i, "Subscriber/Updated", {"i_event": i}, EntityKind.ACCOUNT, 1 + i % 5000, at)
+        for i in range(1, 100_001)
+    )
+    started = time.perf_counter()
+    batch = store.pending_entities()
+    claimed = store.claim(batch.i_events, "run-big")
+    elapsed = time.perf_counter() - started
+    assert (len(batch.entities), claimed) == (5000, 100_000)
+    assert elapsed < 5.0

@@ -1,0 +1,64 @@
+"""Parsing ESPF deliveries: ids as ints or strings, and which entity each event type names."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from connector.events import EntityKind, InvalidEvent, parse_event
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "variables", "expected"),
+    [
+        ("Subscriber/Updated", {"i_account": 1003}, (EntityKind.ACCOUNT, 1003)),
+        ("Account/BalanceChanged", {"i_account": "1000889"}, (EntityKind.ACCOUNT, 1000889)),
+        ("Customer/Deleted", {"i_customer": 7}, (EntityKind.CUSTOMER, 7)),
+        ("Invoice/Created", {"i_customer": "8", "i_invoice": 99}, (EntityKind.CUSTOMER, 8)),
+        ("DID/Created", {"number": "15551234"}, (None, None)),
+        ("Brand/New/Thing", {}, (None, None)),
+    ],
+)
+def test_event_type_maps_to_its_entity(
+    event_type: str, variables: dict[str, object], expected: tuple[object, object]
+) -> None:
+    event = parse_event({"event_type": event_type, "variables": {"i_event": 1, **variables}}, AT)
+    assert (event.entity_kind, event.entity_id) == expected
+
+
+@pytest.mark.parametrize("raw", [17, "17", " 17 "])
+def test_i_event_is_normalized_to_int(raw: object) -> None:
+    event = parse_event({"event_type": "DID/Updated", "variables": {"i_event": raw}}, AT)
+    assert event.i_event == 17
+
+
+def test_variables_are_kept_as_received() -> None:
+    variables = {"i_event": "5", "i_account": "1000889", "extra": [1, 2]}
+    event = parse_event({"event_type": "Subscriber/Created", "variables": variables}, AT)
+    assert event.variables == variables
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ([], "JSON object"),
+        ({"variables": {"i_event": 1}}, "event_type"),
+        ({"event_type": "", "variables": {"i_event": 1}}, "event_type"),
+        ({"event_type": "DID/Updated"}, "variables"),
+        ({"event_type": "DID/Updated", "variables": {}}, "i_event"),
+        ({"event_type": "DID/Updated", "variables": {"i_event": True}}, "i_event"),
+        ({"event_type": "DID/Updated", "variables": {"i_event": 1.5}}, "i_event"),
+        ({"event_type": "DID/Updated", "variables": {"i_event": "abc"}}, "i_event"),
+        ({"event_type": "DID/Updated", "variables": {"i_event": -3}}, "i_event"),
+        ({"event_type": "DID/Updated", "variables": {"i_event": 2**63}}, "i_event"),
+        ({"event_type": "Subscriber/Updated", "variables": {"i_event": 1}}, "i_account"),
+        (
+            {"event_type": "Customer/Updated", "variables": {"i_event": 1, "i_customer": "x"}},
+            "i_customer",
+        ),
+    ],
+)
+def test_invalid_delivery_names_the_reason(payload: object, reason: str) -> None:
+    with pytest.raises(InvalidEvent, match=reason):
+        parse_event(payload, AT)
