@@ -1,8 +1,13 @@
 """Shared test fixtures: an injectable clock, so no test sleeps for time to pass."""
 
 import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+
+from connector.emulator import Emulator, EmulatorConfig
 
 
 class FakeClock:
@@ -27,3 +32,18 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def make_emulator() -> Iterator[Callable[..., Emulator]]:
+    """Start emulators on free loopback ports: `make_emulator(clock=None, **config_fields)`."""
+    started: list[Emulator] = []
+
+    def make(clock: Callable[[], float] | None = None, **config_fields: Any) -> Emulator:
+        emulator = Emulator(EmulatorConfig(**config_fields), clock=clock or time.time).start()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.stop()

@@ -1,0 +1,72 @@
+"""The emulator's knobs: data shape, credentials, faults and latency."""
+
+from dataclasses import dataclass, fields
+from datetime import date
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything the emulator can be told; fault and latency knobs are read live on each request.
+
+    Data-shape fields (`customers`, `accounts`, `xdrs_per_account`, `xdr_start`, `xdr_days`, `seed`)
+    are read once at start.
+    """
+
+    customers: int = 20
+    accounts: int = 200
+    xdrs_per_account: int = 10
+    xdr_start: date = date(2024, 1, 1)
+    xdr_days: int = 3
+    seed: int = 7
+    latency_s: float = 0.0
+    transient_error_rate: float = 0.0
+    rate_limit_rps: float | None = None
+    retry_after_s: int = 1
+    session_kill_rate: float = 0.0
+    total_as_string: bool = False
+    churn_per_page: int = 0
+    token_lifetime_s: int = 172800
+    https: bool = False
+    cert_dir: str | None = None
+    login: str = "demo"
+    password: str = "exAmple"
+    api_token: str | None = None
+    brute_force_attempts: int = 5
+    brute_force_lock_s: int = 300
+    host: str = "127.0.0.1"
+    port: int = 0
+    max_body_bytes: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first field whose value cannot work."""
+        for name in ("customers", "accounts", "xdrs_per_account", "churn_per_page", "port"):
+            _require(getattr(self, name) >= 0, f"{name} must be >= 0")
+        for name in ("xdr_days", "token_lifetime_s", "brute_force_attempts", "max_body_bytes"):
+            _require(getattr(self, name) >= 1, f"{name} must be >= 1")
+        for name in ("transient_error_rate", "session_kill_rate"):
+            _require(0.0 <= getattr(self, name) <= 1.0, f"{name} must be between 0 and 1")
+        _require(self.latency_s >= 0, "latency_s must be >= 0")
+        _require(self.retry_after_s >= 0, "retry_after_s must be >= 0")
+        _require(self.brute_force_lock_s >= 0, "brute_force_lock_s must be >= 0")
+        _require(
+            self.rate_limit_rps is None or self.rate_limit_rps > 0, "rate_limit_rps must be > 0"
+        )
+        _require(bool(self.login), "login must not be empty")
+        _require(bool(self.password), "password must not be empty")
+
+    def __repr__(self) -> str:
+        shown = (
+            f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.name not in _SECRETS
+        )
+        return f"EmulatorConfig({', '.join(shown)})"
+
+
+_SECRETS = frozenset({"password", "api_token"})
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)

@@ -1,0 +1,291 @@
+"""The emulated PortaBilling data: derived records, an overlay of mutations, list order, events."""
+
+import random
+import threading
+from typing import Any
+
+import numpy as np
+
+from connector.emulator.config import EmulatorConfig
+from connector.emulator.events import Event
+from connector.emulator.index import OrderedIndex
+from connector.emulator.records import KIND_OWNER, Record, RecordFactory, account_id, key_hashes
+
+FIRST_ACCOUNT = 1000
+BILL_STATUSES = ("O", "I", "C")
+Page = tuple[list[Record], int]
+
+
+class World:
+    """All entities; every read and mutation holds one lock, records are built outside it."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._seed = config.seed
+        self._customer_count = config.customers
+        self.factory = RecordFactory(
+            config.seed, config.xdr_start, config.xdr_days, config.xdrs_per_account
+        )
+        keys = np.arange(FIRST_ACCOUNT, FIRST_ACCOUNT + config.accounts, dtype=np.int64)
+        columns = {"owner": self._base_owners(keys), "status": self._base_statuses(keys)}
+        self.accounts = OrderedIndex(config.seed, keys, columns)
+        self.customers = OrderedIndex(
+            config.seed, np.arange(1, config.customers + 1, dtype=np.int64), {}
+        )
+        self._account_fields: dict[int, Record] = {}
+        self._customer_fields: dict[int, Record] = {}
+        self._next_account = FIRST_ACCOUNT + config.accounts
+        self._next_customer = config.customers + 1
+        self._groups: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._rng = random.Random(config.seed)
+        self.events: list[Event] = []
+        self.lock = threading.RLock()
+
+    def _base_owners(self, keys: np.ndarray) -> np.ndarray:
+        if self._customer_count == 0:
+            return np.zeros(len(keys), dtype=np.int64)
+        owners = key_hashes(self._seed, KIND_OWNER, keys) % np.uint64(self._customer_count)
+        return owners.astype(np.int64) + 1
+
+    def _base_statuses(self, keys: np.ndarray) -> np.ndarray:
+        buckets = (key_hashes(self._seed, KIND_OWNER + 100, keys) % np.uint64(20)).astype(np.int8)
+        return np.where(buckets == 0, 2, np.where(buckets == 1, 1, 0)).astype(np.int8)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def account_page(
+        self,
+        offset: int,
+        limit: int | None,
+        i_customer: int | None = None,
+        bill_status: str | None = None,
+    ) -> Page:
+        """One page of accounts in list order, optionally filtered, and the filtered total."""
+        with self.lock:
+            index = self.accounts
+            mask = np.ones(len(index), dtype=bool)
+            if i_customer is not None:
+                mask &= index.columns["owner"] == i_customer
+            if bill_status is not None:
+                code = BILL_STATUSES.index(bill_status) if bill_status in BILL_STATUSES else -1
+                mask &= index.columns["status"] == code
+            positions = np.flatnonzero(mask)
+            chosen = positions[offset : None if limit is None else offset + limit]
+            keys = index.keys[chosen].tolist()
+            owners = index.columns["owner"][chosen].tolist()
+            statuses = [BILL_STATUSES[code] for code in index.columns["status"][chosen].tolist()]
+            overlay = self._overlay(self._account_fields, keys)
+        records = self.factory.accounts(keys, owners, statuses)
+        return _apply(records, overlay, "i_account"), len(positions)
+
+    def account(self, i_account: int) -> Record | None:
+        """The account with this key, or None."""
+        with self.lock:
+            at = self.accounts.position(i_account)
+            if at is None:
+                return None
+            owner = int(self.accounts.columns["owner"][at])
+            status = BILL_STATUSES[int(self.accounts.columns["status"][at])]
+            overlay = self._overlay(self._account_fields, [i_account])
+        return _apply(self.factory.accounts([i_account], [owner], [status]), overlay, "i_account")[
+            0
+        ]
+
+    def account_by_id(self, id_: str) -> Record | None:
+        """The account whose `id` is `id_`, or None."""
+        with self.lock:
+            for key, fields in self._account_fields.items():
+                if fields.get("id") == id_:
+                    return self.account(key)
+            key = int(id_) - int(account_id(0)) if id_.isdigit() else -1
+            renamed = "id" in self._account_fields.get(key, {})
+        return None if renamed else self.account(key)
+
+    def customer_page(self, offset: int, limit: int | None) -> Page:
+        """One page of customers in list order, and the total."""
+        with self.lock:
+            keys = self.customers.keys[offset : None if limit is None else offset + limit].tolist()
+            total = len(self.customers)
+            overlay = self._overlay(self._customer_fields, keys)
+        return _apply(self.factory.customers(keys), overlay, "i_customer"), total
+
+    def customer(self, i_customer: int) -> Record | None:
+        """The customer with this key, or None."""
+        with self.lock:
+            if i_customer not in self.customers:
+                return None
+            overlay = self._overlay(self._customer_fields, [i_customer])
+        return _apply(self.factory.customers([i_customer]), overlay, "i_customer")[0]
+
+    def account_xdrs(
+        self, i_account: int, start: int | None, end: int | None, offset: int, limit: int | None
+    ) -> Page:
+        """xDRs of one account with billing time in [start, end), paged."""
+        with self.lock:
+            present = i_account in self.accounts
+        if not present:
+            return [], 0
+        return self._xdr_page(self.factory.xdr_ids(i_account), start, end, offset, limit)
+
+    def customer_xdrs(
+        self, i_customer: int, start: int | None, end: int | None, offset: int, limit: int | None
+    ) -> Page:
+        """xDRs of a customer's accounts with billing time in [start, end), paged."""
+        if not self._overlaps_window(start, end):
+            return [], 0
+        with self.lock:
+            keys = self._accounts_of(i_customer)
+        return self._xdr_page(self._xdr_ids_of(keys), start, end, offset, limit)
+
+    def all_xdrs(self, start: int, end: int) -> list[Record]:
+        """Every xDR with billing time in [start, end), in billing-time order."""
+        with self.lock:
+            keys = self.accounts.keys.copy()
+        return self._xdr_page(self._xdr_ids_of(keys), start, end, 0, None)[0]
+
+    def _overlaps_window(self, start: int | None, end: int | None) -> bool:
+        first = self.factory.window_start
+        last = first + self.factory.window_s
+        return (start is None or start < last) and (end is None or end > first)
+
+    def _xdr_ids_of(self, keys: np.ndarray) -> np.ndarray:
+        per = self.factory.xdrs_per_account
+        return (keys[:, None] * per + np.arange(per, dtype=np.int64)[None, :]).ravel()
+
+    def _xdr_page(
+        self, ids: np.ndarray, start: int | None, end: int | None, offset: int, limit: int | None
+    ) -> Page:
+        times = self.factory.bill_times(ids)
+        mask = np.ones(len(ids), dtype=bool)
+        if start is not None:
+            mask &= times >= start
+        if end is not None:
+            mask &= times < end
+        ids, times = ids[mask], times[mask]
+        chosen = np.lexsort((ids, times))[offset : None if limit is None else offset + limit]
+        return self.factory.xdrs(ids[chosen].tolist(), times[chosen].tolist()), len(ids)
+
+    def _accounts_of(self, i_customer: int) -> np.ndarray:
+        """Account keys owned by a customer, from a grouping rebuilt only after mutations."""
+        index = self.accounts
+        if self._groups is None or self._groups[0] != index.generation:
+            order = np.argsort(index.columns["owner"], kind="stable")
+            self._groups = (index.generation, index.columns["owner"][order], index.keys[order])
+        _, owners, keys = self._groups
+        low, high = (
+            np.searchsorted(owners, i_customer, "left"),
+            np.searchsorted(owners, i_customer, "right"),
+        )
+        return keys[low:high]
+
+    @staticmethod
+    def _overlay(fields: dict[int, Record], keys: list[int]) -> dict[int, Record]:
+        if not fields:
+            return {}
+        return {key: dict(fields[key]) for key in keys if key in fields}
+
+    # --- mutations ---------------------------------------------------------------------------
+
+    def create_account(self, i_customer: int, **fields: Any) -> Record:
+        """Add an account owned by `i_customer`; returns it as the API would."""
+        with self.lock:
+            if i_customer not in self.customers:
+                raise KeyError(f"no customer {i_customer}")
+            key = self._next_account
+            self._next_account += 1
+            keys = np.array([key], dtype=np.int64)
+            status = int(self._base_statuses(keys)[0])
+            if "bill_status" in fields:
+                status = _status_code(fields["bill_status"])
+            self.accounts.insert(key, {"owner": i_customer, "status": status})
+            self._account_fields[key] = {"i_customer": i_customer, **fields}
+            self._record("Subscriber/Created", "i_account", key, tuple(fields))
+        return self._must(self.account(key))
+
+    def update_account(self, i_account: int, **fields: Any) -> Record:
+        """Change fields of an account; returns it as the API would."""
+        _refuse_key_change(fields, "i_account")
+        with self.lock:
+            if i_account not in self.accounts:
+                raise KeyError(f"no account {i_account}")
+            if "i_customer" in fields:
+                self.accounts.set_value(i_account, "owner", int(fields["i_customer"]))
+            if "bill_status" in fields:
+                self.accounts.set_value(i_account, "status", _status_code(fields["bill_status"]))
+            self._account_fields.setdefault(i_account, {}).update(fields)
+            self._record("Subscriber/Updated", "i_account", i_account, tuple(fields))
+        return self._must(self.account(i_account))
+
+    def delete_account(self, i_account: int) -> None:
+        """Remove an account."""
+        with self.lock:
+            if not self.accounts.remove(i_account):
+                raise KeyError(f"no account {i_account}")
+            self._account_fields.pop(i_account, None)
+            self._record("Subscriber/Deleted", "i_account", i_account, ())
+
+    def create_customer(self, **fields: Any) -> Record:
+        """Add a customer; returns it as the API would."""
+        with self.lock:
+            key = self._next_customer
+            self._next_customer += 1
+            self.customers.insert(key, {})
+            self._customer_fields[key] = dict(fields)
+            self._record("Customer/Created", "i_customer", key, tuple(fields))
+        return self._must(self.customer(key))
+
+    def update_customer(self, i_customer: int, **fields: Any) -> Record:
+        """Change fields of a customer; returns it as the API would."""
+        _refuse_key_change(fields, "i_customer")
+        with self.lock:
+            if i_customer not in self.customers:
+                raise KeyError(f"no customer {i_customer}")
+            self._customer_fields.setdefault(i_customer, {}).update(fields)
+            self._record("Customer/Updated", "i_customer", i_customer, tuple(fields))
+        return self._must(self.customer(i_customer))
+
+    def delete_customer(self, i_customer: int) -> None:
+        """Remove a customer (its accounts stay, as orphans)."""
+        with self.lock:
+            if not self.customers.remove(i_customer):
+                raise KeyError(f"no customer {i_customer}")
+            self._customer_fields.pop(i_customer, None)
+            self._record("Customer/Deleted", "i_customer", i_customer, ())
+
+    def churn(self, count: int) -> None:
+        """Create and delete `count` accounts each, at pseudo-random list positions."""
+        with self.lock:
+            for _ in range(count):
+                if len(self.customers):
+                    owner = int(self.customers.keys[self._rng.randrange(len(self.customers))])
+                    self.create_account(owner)
+                if len(self.accounts):
+                    self.delete_account(
+                        int(self.accounts.keys[self._rng.randrange(len(self.accounts))])
+                    )
+
+    def _record(self, event_type: str, id_name: str, key: int, changed: tuple[str, ...]) -> None:
+        self.events.append(Event(len(self.events) + 1, event_type, id_name, key, changed))
+
+    @staticmethod
+    def _must(record: Record | None) -> Record:
+        assert record is not None
+        return record
+
+
+def _apply(records: list[Record], overlay: dict[int, Record], key_name: str) -> list[Record]:
+    for record in records:
+        changes = overlay.get(record[key_name])
+        if changes:
+            record.update(changes)
+    return records
+
+
+def _status_code(bill_status: Any) -> int:
+    if bill_status not in BILL_STATUSES:
+        raise ValueError(f"bill_status must be one of {BILL_STATUSES}")
+    return BILL_STATUSES.index(bill_status)
+
+
+def _refuse_key_change(fields: dict[str, Any], key_name: str) -> None:
+    if key_name in fields:
+        raise ValueError(f"{key_name} cannot be changed")

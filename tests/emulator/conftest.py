@@ -1,0 +1,78 @@
+"""Fixtures for talking to the emulator over real HTTP with plain `requests`."""
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from connector.emulator import Emulator
+
+
+class Api:
+    """A minimal raw caller: JSON body, optional Bearer token; returns the `requests.Response`."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.http = requests.Session()
+        self.token: str | None = None
+
+    def post(
+        self, name: str, params: dict[str, Any] | None = None, token: str | None = None
+    ) -> requests.Response:
+        headers = {}
+        bearer = token or self.token
+        if bearer:
+            headers["Authorization"] = f"Bearer {bearer}"
+        body = {"params": params or {}}
+        return self.http.post(
+            f"{self.emulator.url}/rest/{name}", json=body, headers=headers, timeout=10
+        )
+
+    def login(self) -> dict[str, Any]:
+        answer = self.post(
+            "Session/login", {"login": self.emulator.login, "password": self.emulator.password}
+        )
+        assert answer.status_code == 200, answer.text
+        data: dict[str, Any] = answer.json()
+        self.token = data["access_token"]
+        return data
+
+    def call(self, name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = self.post(name, params)
+        assert answer.status_code == 200, answer.text
+        data: dict[str, Any] = answer.json()
+        return data
+
+    def fault(
+        self, name: str, params: dict[str, Any] | None = None, token: str | None = None
+    ) -> str:
+        answer = self.post(name, params, token)
+        assert answer.status_code == 500, answer.text
+        code: str = answer.json()["faultcode"]
+        return code
+
+
+@pytest.fixture
+def make_api() -> Iterator[Callable[[Emulator], Api]]:
+    apis: list[Api] = []
+
+    def make(emulator: Emulator) -> Api:
+        apis.append(Api(emulator))
+        return apis[-1]
+
+    yield make
+    for api in apis:
+        api.http.close()
+
+
+@pytest.fixture
+def emu(make_emulator: Callable[..., Emulator], clock: Callable[[], float]) -> Emulator:
+    return make_emulator(clock=clock)
+
+
+@pytest.fixture
+def api(emu: Emulator, make_api: Callable[[Emulator], Api]) -> Api:
+    caller = make_api(emu)
+    caller.login()
+    return caller
