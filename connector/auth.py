@@ -106,14 +106,18 @@ class SessionManager:
             token = self._token
             if token is not None and not self._is_due(token):
                 return token
-            return self._renew_locked()
+            return self._renew_locked(may_refresh=True)
 
     def renew(self, rejected: Token) -> Token:
-        """A fresh token after the server rejected `rejected` (unless another thread renewed it)."""
+        """A fresh token after the server rejected `rejected` (unless another thread renewed it).
+
+        A token rejected before it was due for refresh means the server ended the whole session
+        (inactivity timer, site switch), so its refresh token is dead too: log in straight away.
+        """
         with self._lock:
             if self._token is not None and self._token.generation != rejected.generation:
                 return self._token
-            return self._renew_locked()
+            return self._renew_locked(may_refresh=self._is_due(rejected))
 
     def logout(self) -> None:
         """End the server session (best effort: a failure only gets logged)."""
@@ -129,11 +133,11 @@ class SessionManager:
     def _is_due(self, token: Token) -> bool:
         return token.refresh_at is not None and self._clock() >= token.refresh_at
 
-    def _renew_locked(self) -> Token:
+    def _renew_locked(self, may_refresh: bool) -> Token:
         if self._failure is not None:
             # Credentials were refused once: every caller gets that answer, no login is repeated.
             raise copy.copy(self._failure)
-        if self._token is not None and self._token.refresh_token:
+        if may_refresh and self._token is not None and self._token.refresh_token:
             try:
                 return self._refresh_locked(self._token)
             except AuthenticationError as exc:

@@ -2,7 +2,7 @@
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +16,7 @@ class Reply:
     status: int = 200
     body: dict[str, Any] | bytes = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    before: Callable[[], None] | None = None  # runs before answering (e.g. moves a fake clock)
 
 
 def fault(code: str, text: str = "fault") -> Reply:
@@ -76,6 +77,8 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             reply = server.next_reply(Received(self.path, dict(self.headers), body))
+            if reply.before is not None:
+                reply.before()
             payload = (
                 reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             )

@@ -107,27 +107,45 @@ def test_short_tokens_are_not_refreshed_in_their_first_half(
     assert server.count("Session/refresh_access_token") == 0
 
 
-def test_killed_session_is_refreshed_and_the_call_retried_once(
-    server: ScriptedServer, make_client: Factory
+def test_killed_session_logs_in_again_and_retries_once(
+    server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
 ) -> None:
-    server.script("Session/login", session_reply("at-1", "rt-1"))
-    server.script("Session/refresh_access_token", session_reply("at-2", "rt-2"))
+    server.script(
+        "Session/login", session_reply(sign(clock() + 100), "rt-1"), session_reply("at-2")
+    )
     server.script("Account/get_account_info", KILLED, OK)
     client = make_client()
     assert client.call(*CALL) == OK.body
     assert server.count("Account/get_account_info") == 2
     assert server.received[-1].headers["Authorization"] == "Bearer at-2"
+    assert (client.stats.logins, client.stats.refreshes) == (2, 0)
+
+
+def test_token_rejected_once_due_is_refreshed(
+    server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
+) -> None:
+    server.script("Session/login", session_reply(sign(clock() + 100), "rt-1"))
+    server.script("Session/refresh_access_token", session_reply("at-2", "rt-2"))
+    slow_then_rejected = Reply(**{**vars(KILLED), "before": lambda: clock.advance(95)})
+    server.script("Account/get_account_info", slow_then_rejected, OK)
+    client = make_client(refresh_margin=10.0)
+    client.call(*CALL)
+    assert server.received[-1].headers["Authorization"] == "Bearer at-2"
     assert (client.stats.logins, client.stats.refreshes) == (1, 1)
 
 
-def test_refused_refresh_falls_back_to_login(server: ScriptedServer, make_client: Factory) -> None:
-    server.script("Session/login", session_reply("at-1"), session_reply("at-2"))
+def test_refused_refresh_falls_back_to_login(
+    server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
+) -> None:
+    server.script("Session/login", session_reply(sign(clock() + 100)), session_reply("at-2"))
     server.script(
         "Session/refresh_access_token", fault("Server.Session.refresh_access_token.refresh_failed")
     )
-    server.script("Account/get_account_info", KILLED, OK)
     client = make_client()
     client.call(*CALL)
+    clock.advance(100)
+    client.call(*CALL)
+    assert server.count("Session/refresh_access_token") == 1
     assert server.count("Session/login") == 2
     assert server.received[-1].headers["Authorization"] == "Bearer at-2"
 
