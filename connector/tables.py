@@ -7,9 +7,12 @@ Column types follow the contract; `connector.arrowio` converts API records to th
 - ``YYYY-MM-DD`` -> date32; ``YYYY-MM-DD HH:MM:SS`` (UTC) -> ``timestamp("us", tz="UTC")``;
 - ``"Y"``/``"N"`` flags and 0/1 flags (``is_active``, ``failed``) -> bool, because both are
   yes/no facts and a bool column is what a data team filters on;
-- nested lists/objects -> JSON text (sorted keys, compact, UTF-8), one stable string type whatever
-  the content, because the nested shapes differ between releases and records. Such columns carry
-  the field metadata ``JSON_METADATA`` so the kind survives in the Parquet schema;
+- nested lists/objects -> JSON text (sorted keys, compact separators, UTF-8 kept: what
+  ``json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` writes, except that
+  floats in exponent form drop the padding zero: ``1e-5``), one stable string type whatever the
+  content, because the nested shapes differ between releases and records. Secret-named keys are
+  removed at every depth first. Such columns carry the field metadata ``JSON_METADATA`` so the
+  kind survives in the Parquet schema;
 - every table ends with ``_extracted_at`` (UTC timestamp of the fetch, the same for a whole run).
 
 Adding an entity means adding one `TableSpec` below and registering it in `TABLES`.
@@ -25,7 +28,7 @@ import pyarrow as pa
 EXTRACTED_AT = "_extracted_at"
 JSON_METADATA = {b"portabilling.encoding": b"json"}
 SECRET_WORDS = ("password", "token", "secret")
-COMMON_SECRETS = frozenset({"password", "h323_password", "api_token", "session_id", "pin"})
+COMMON_SECRETS = frozenset({"password", "h323_password", "api_token", "session_id"})
 
 MONEY = pa.decimal128(24, 5)
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -76,10 +79,15 @@ def extracted_at_col() -> pa.Field:
     return pa.field(EXTRACTED_AT, UTC_TIMESTAMP)
 
 
+def looks_secret_by_word(name: str) -> bool:
+    """Whether a field name contains a credential word (password, token, secret)."""
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
 def looks_secret(name: str) -> bool:
     """Whether a field name suggests a credential, whatever table it is in."""
-    lowered = name.lower()
-    return lowered in COMMON_SECRETS or any(word in lowered for word in SECRET_WORDS)
+    return name.lower() in COMMON_SECRETS or looks_secret_by_word(name)
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,12 @@ class TableSpec:
     def is_secret(self, name: str) -> bool:
         """Whether a field must be dropped before anything is written."""
         return name in self.secret_fields or looks_secret(name)
+
+    @property
+    def secret_markers(self) -> tuple[str, ...]:
+        """Lower-case texts that every secret field name contains (to skip clean values fast)."""
+        named = {name.lower() for name in self.secret_fields if not looks_secret_by_word(name)}
+        return (*SECRET_WORDS, *sorted(named))
 
 
 def schema_of(*fields: pa.Field) -> pa.Schema:
