@@ -1,0 +1,223 @@
+"""ListScan against the emulator: clean scans, parallelism, totals, drift repair and loop guards."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from connector.paging import ListScan, PagingError, Progress, default_overlap, expected_pages
+
+ACCOUNTS = ("Account", "get_account_list", "account_list", "i_account")
+Call = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+
+
+def _scan(call: Call, **options: Any) -> ListScan:
+    return ListScan(call, *ACCOUNTS, **options)
+
+
+def _keys(rows: list[dict[str, Any]]) -> list[int]:
+    return [row["i_account"] for row in rows]
+
+
+def _run(scan: ListScan) -> list[dict[str, Any]]:
+    return [row for page in scan.pages() for row in page]
+
+
+def _assert_snapshot(
+    rows: list[dict[str, Any]], before: list[dict[str, Any]], after: list[dict[str, Any]]
+) -> None:
+    """Stable accounts exactly once, no key twice, every row as it was when it existed."""
+    keys = _keys(rows)
+    assert len(keys) == len(set(keys))
+    stable = set(_keys(before)) & set(_keys(after))
+    assert stable <= set(keys)
+    known = {row["i_account"]: row for row in before + after}
+    newest_before = max(_keys(before))
+    for row in rows:
+        # Accounts created and closed during the scan are in neither truth: they have newer keys.
+        assert known.get(row["i_account"], row) == row
+        assert row["i_account"] in known or row["i_account"] > newest_before
+
+
+def test_clean_scan_equals_truth_in_server_order(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=230)
+    rows = _run(_scan(connect(emu).call, page_size=20))
+    assert rows == emu.truth.accounts()
+
+
+def test_clean_scan_report_counts_every_request_and_overlap(
+    make_emulator: Any, connect: Any
+) -> None:
+    emu = make_emulator(accounts=230)
+    scan = _scan(connect(emu).call, page_size=20)
+    rows = _run(scan)
+    pages = expected_pages(230, 20)
+    assert scan.report.as_dict() == {
+        "requests": pages + 1,
+        "pages": pages,
+        "rows": len(rows),
+        "duplicates_dropped": default_overlap(20) * (pages - 1),
+        "total_before": 230,
+        "total_after": 230,
+        "gaps_detected": 0,
+        "gaps_repaired": 0,
+        "rescans": 0,
+        "extra_pages": 0,
+    }
+    assert emu.counters.requests["Account/get_account_list"] == scan.report.requests
+
+
+def test_empty_list_yields_nothing(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=0)
+    scan = _scan(connect(emu).call, page_size=20)
+    assert list(scan.pages()) == []
+    assert (scan.report.pages, scan.report.total_before) == (1, 0)
+
+
+def test_total_sent_as_a_string_is_read(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=95, total_as_string=True)
+    scan = _scan(connect(emu).call, page_size=20)
+    rows = _run(scan)
+    assert (scan.report.total_before, scan.report.total_after) == (95, 95)
+    assert _keys(rows) == _keys(emu.truth.accounts())
+
+
+def test_pages_are_fetched_in_parallel_within_the_concurrency(
+    make_emulator: Any, connect: Any
+) -> None:
+    emu = make_emulator(accounts=300, latency_s=0.01)
+    scan = _scan(connect(emu).call, page_size=10, concurrency=4)
+    _run(scan)
+    assert 2 <= emu.counters.max_in_flight <= 4
+
+
+@pytest.mark.parametrize("churn", [1, 5, 20])
+def test_churn_keeps_every_stable_account_exactly_once(
+    make_emulator: Any, connect: Any, churn: int
+) -> None:
+    emu = make_emulator(accounts=400, churn_per_page=churn)
+    before = emu.truth.accounts()
+    scan = _scan(connect(emu).call, page_size=10)
+    rows = _run(scan)
+    _assert_snapshot(rows, before, emu.truth.accounts())
+    assert scan.report.gaps_repaired == scan.report.gaps_detected
+    if churn == 20:
+        assert scan.report.gaps_detected >= 1
+        assert scan.report.rescans >= scan.report.gaps_detected
+
+
+def _after_page(number: int, action: Callable[[], None]) -> Callable[[Progress], None]:
+    """An on_progress hook that runs `action` once, after page `number`."""
+
+    def hook(progress: Progress) -> None:
+        if progress.pages_done == number:
+            action()
+
+    return hook
+
+
+def test_mass_deletion_ahead_mid_scan_is_detected_and_repaired(
+    make_emulator: Any, connect: Any
+) -> None:
+    emu = make_emulator(accounts=300)
+    before = emu.truth.accounts()
+
+    def delete_first_rows() -> None:
+        for row in before[:60]:
+            emu.delete_account(row["i_account"])
+
+    hook = _after_page(2, delete_first_rows)
+    scan = _scan(connect(emu).call, page_size=10, concurrency=2, on_progress=hook)
+    rows = _run(scan)
+    _assert_snapshot(rows, before, emu.truth.accounts())
+    assert scan.report.gaps_detected >= 1
+    assert scan.report.gaps_repaired == scan.report.gaps_detected
+    assert scan.report.total_after == 240
+
+
+def test_creations_past_the_first_total_are_fetched_as_extra_pages(
+    make_emulator: Any, connect: Any
+) -> None:
+    emu = make_emulator(accounts=100, customers=3)
+    before = emu.truth.accounts()
+    owner = before[0]["i_customer"]
+
+    def create_many() -> None:
+        for _ in range(80):
+            emu.create_account(owner)
+
+    scan = _scan(connect(emu).call, page_size=10, on_progress=_after_page(1, create_many))
+    rows = _run(scan)
+    _assert_snapshot(rows, before, emu.truth.accounts())
+    assert scan.report.extra_pages >= 1
+    assert (scan.report.total_before, scan.report.total_after) == (100, 180)
+
+
+def test_loop_guard_stops_a_server_that_ignores_offset(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=100)
+    client = connect(emu)
+
+    def offset_ignored(service: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        return client.call(service, method, {**params, "offset": 0})
+
+    scan = _scan(offset_ignored, page_size=10)
+    with pytest.raises(PagingError, match="loop guard"):
+        _run(scan)
+    pages = expected_pages(100, 10)
+    assert scan.report.pages == 2 * pages + 10
+    assert emu.counters.requests["Account/get_account_list"] <= 2 * pages + 10
+
+
+def test_max_pages_is_the_loop_guard_when_given(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=100)
+    with pytest.raises(PagingError, match="within 5 pages"):
+        _run(_scan(connect(emu).call, page_size=10, max_pages=5))
+
+
+def test_a_gap_wider_than_the_repair_steps_raises(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=300)
+    before = emu.truth.accounts()
+
+    def delete_first_rows() -> None:
+        for row in before[:100]:
+            emu.delete_account(row["i_account"])
+
+    scan = _scan(
+        connect(emu).call,
+        page_size=10,
+        concurrency=1,
+        max_repair_steps=1,
+        on_progress=_after_page(2, delete_first_rows),
+    )
+    with pytest.raises(PagingError, match="could not link"):
+        _run(scan)
+    assert scan.report.gaps_detected == 1
+    assert scan.report.gaps_repaired == 0
+
+
+def test_progress_follows_each_page_on_the_injected_clock(
+    make_emulator: Any, connect: Any, clock: Any
+) -> None:
+    emu = make_emulator(accounts=45)
+    seen: list[Progress] = []
+
+    def record(progress: Progress) -> None:
+        seen.append(progress)
+        clock.advance(2.0)
+
+    _run(_scan(connect(emu).call, page_size=10, on_progress=record, clock=clock))
+    assert [p.pages_done for p in seen] == [1, 2, 3, 4, 5]
+    assert {p.pages_expected for p in seen} == {5}
+    assert [p.elapsed_s for p in seen] == [0.0, 2.0, 4.0, 6.0, 8.0]
+    assert seen[-1].rows == 45
+
+
+def test_stopping_early_leaves_no_request_behind(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=300)
+    pages = _scan(connect(emu).call, page_size=10, concurrency=2).pages()
+    first = next(pages)
+    pages.close()
+    assert len(first) == 10
+    served = emu.counters.requests["Account/get_account_list"]
+    assert served <= 1 + 2 * 2
+    assert emu.counters.in_flight == 0
