@@ -1,0 +1,128 @@
+"""The Dagster definitions, wired from the environment (see README: configuration)."""
+
+import os
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+import dagster as dg
+
+from connector.assets import accounts, customers, xdrs_asset
+from connector.errors import ConfigurationError
+from connector.resources import ParquetStorageResource, PortaBillingResource
+
+DEFAULT_XDR_START = "2024-01-01"
+DEFAULT_DATA_DIR = "./data"
+SNAPSHOT_JOB = "portabilling_snapshot_job"
+XDRS_JOB = "portabilling_xdrs_job"
+# Tuning knobs: environment variable -> resource field.
+TUNING = {
+    "PORTABILLING_PAGE_SIZE": "page_size",
+    "PORTABILLING_MAX_CONCURRENCY": "max_concurrency",
+    "PORTABILLING_TIMEOUT_S": "timeout_s",
+    "PORTABILLING_REFRESH_MARGIN_S": "refresh_margin_s",
+}
+
+
+def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
+    """Assets, checks, jobs, schedules and resources; secrets stay `EnvVar`s until run time."""
+    partitions = dg.DailyPartitionsDefinition(
+        start_date=xdr_start_date(environ).isoformat(), timezone="UTC"
+    )
+    xdrs = xdrs_asset(partitions)
+    snapshot_job = dg.define_asset_job(
+        SNAPSHOT_JOB,
+        selection=dg.AssetSelection.assets(customers, accounts),
+        description="Full snapshots of customers and accounts.",
+    )
+    xdrs_job = dg.define_asset_job(
+        XDRS_JOB,
+        selection=dg.AssetSelection.assets(xdrs),
+        partitions_def=partitions,
+        description="One UTC day of xDRs.",
+    )
+    return dg.Definitions(
+        assets=[customers, accounts, xdrs],
+        jobs=[snapshot_job, xdrs_job],
+        schedules=[
+            dg.ScheduleDefinition(
+                name="portabilling_daily_snapshot",
+                job=snapshot_job,
+                cron_schedule="0 2 * * *",
+                execution_timezone="UTC",
+                description="Snapshots of customers and accounts every day at 02:00 UTC.",
+            ),
+            dg.build_schedule_from_partitioned_job(
+                xdrs_job,
+                name="portabilling_daily_xdrs",
+                hour_of_day=3,
+                description="Yesterday's xDR partition every day at 03:00 UTC.",
+            ),
+        ],
+        resources={
+            "portabilling": portabilling_resource(environ),
+            "storage": ParquetStorageResource(
+                data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
+            ),
+        },
+    )
+
+
+def portabilling_resource(environ: Mapping[str, str]) -> PortaBillingResource:
+    """The API resource: URL, login and the secret come from `EnvVar`s, read at run time."""
+    secret = {
+        field: dg.EnvVar(name)
+        for field, name in (
+            ("password", "PORTABILLING_PASSWORD"),
+            ("api_token", "PORTABILLING_API_TOKEN"),
+        )
+        if environ.get(name)
+    }
+    settings: dict[str, Any] = {
+        "url": dg.EnvVar("PORTABILLING_URL"),
+        "login": dg.EnvVar("PORTABILLING_LOGIN"),
+        "verify_tls": parse_bool(environ, "PORTABILLING_VERIFY_TLS", default=True),
+        **secret,
+    }
+    if environ.get("PORTABILLING_CA_BUNDLE"):
+        settings["ca_bundle"] = dg.EnvVar("PORTABILLING_CA_BUNDLE")
+    for name, field in TUNING.items():
+        if environ.get(name):
+            settings[field] = parse_number(environ, name)
+    return PortaBillingResource(**settings)
+
+
+def xdr_start_date(environ: Mapping[str, str]) -> date:
+    text = environ.get("PORTABILLING_XDR_START_DATE") or DEFAULT_XDR_START
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigurationError(
+            f"PORTABILLING_XDR_START_DATE must be YYYY-MM-DD, got {text!r}"
+        ) from None
+
+
+def parse_bool(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
+    text = environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in {"true", "1", "yes"}:
+        return True
+    if text in {"false", "0", "no"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, got {text!r}")
+
+
+def parse_number(environ: Mapping[str, str], name: str) -> float | int:
+    text = environ[name].strip()
+    try:
+        number = float(text) if "." in text else int(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, got {text!r}") from None
+    if number <= 0:
+        raise ConfigurationError(f"{name} must be positive, got {text!r}")
+    return number
+
+
+def _env_or(environ: Mapping[str, str], name: str, default: str) -> str | dg.EnvVar:
+    return dg.EnvVar(name) if environ.get(name) else default

@@ -1,0 +1,59 @@
+"""Dagster resources: configuration only, each building its runtime object on demand."""
+
+import dagster as dg
+from pydantic import Field
+
+from connector.client import PortaBillingClient
+from connector.storage import TableStore
+
+
+class PortaBillingResource(dg.ConfigurableResource):
+    """Where and how to reach PortaBilling; `get_client()` builds a session-managing client."""
+
+    url: str = Field(description="Base URL of the PortaBilling web server (PORTABILLING_URL).")
+    login: str = Field(description="API user login (PORTABILLING_LOGIN).")
+    password: str | None = Field(
+        default=None, description="API user password (PORTABILLING_PASSWORD); or api_token."
+    )
+    api_token: str | None = Field(
+        default=None, description="API token (PORTABILLING_API_TOKEN); or password."
+    )
+    verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate.")
+    ca_bundle: str | None = Field(
+        default=None, description="CA bundle to verify the server with (PORTABILLING_CA_BUNDLE)."
+    )
+    timeout_s: float = Field(default=60.0, description="Read timeout of one request, seconds.")
+    max_concurrency: int = Field(
+        default=8, description="Requests in flight per run step (production clients use 8-10)."
+    )
+    page_size: int = Field(default=1000, description="Rows per list-method page.")
+    refresh_margin_s: float = Field(
+        default=300.0, description="Refresh the access token this long before it expires."
+    )
+    legacy_auth: bool = Field(
+        default=False, description="Form-encoded auth_info/params for servers before MR101."
+    )
+
+    def get_client(self) -> PortaBillingClient:
+        """A new client; use it in a `with` block so the session is logged out at the end."""
+        verify: bool | str = self.ca_bundle or self.verify_tls
+        return PortaBillingClient(
+            self.url,
+            login=self.login,
+            password=self.password,
+            api_token=self.api_token,
+            verify=verify,
+            timeout=self.timeout_s,
+            legacy=self.legacy_auth,
+            max_concurrency=self.max_concurrency,
+            refresh_margin=self.refresh_margin_s,
+        )
+
+
+class ParquetStorageResource(dg.ConfigurableResource):
+    """Root of the Parquet tables: a local folder or an fsspec URL such as `s3://bucket/prefix`."""
+
+    data_dir: str = Field(default="./data", description="PORTABILLING_DATA_DIR.")
+
+    def get_store(self) -> TableStore:
+        return TableStore(self.data_dir)
