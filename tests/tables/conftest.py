@@ -1,0 +1,12 @@
+"""Fixtures for the table tests: a store on a temporary folder."""
+
+from pathlib import Path
+
+import pytest
+
+from connector.storage import TableStore
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> TableStore:
+    return TableStore(str(tmp_path))
