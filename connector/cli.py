@@ -22,7 +22,7 @@ def _add_command(
     help_text: str,
     module: str,
 ) -> None:
-    """Register a sub-command whose options and runner live in `module` (imported lazily)."""
+    """Register a sub-command whose options (`add_arguments`) and runner (`run`) live in `module`."""
     import importlib
 
     command = importlib.import_module(module)
@@ -32,8 +32,12 @@ def _add_command(
 
 
 def build_parser() -> _OneLineErrorParser:
-    parser = _OneLineErrorParser(prog="portabilling", description="PortaBilling connector for Dagster.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineErrorParser)
+    parser = _OneLineErrorParser(
+        prog="portabilling", description="PortaBilling connector for Dagster."
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, parser_class=_OneLineErrorParser
+    )
     _add_command(
         commands,
         "demo",
