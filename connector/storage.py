@@ -8,7 +8,11 @@ holds committed files and a failed or killed run leaves the previous table exact
 Staging left by killed runs is removed by the next writer once it is older than ``staging_ttl_s``.
 
 Schemas only widen: a writer starts from the spec's schema united with the table's published
-schema (all partitions for a partitioned table), so a column the API once added stays.
+schema (all partitions for a partitioned table), so a column the API once added stays. Partitions
+written before a column appeared keep their narrower files; readers that take the first file's
+schema (DuckDB's default, ``pyarrow.dataset``) see the new column with DuckDB's
+``union_by_name = true`` or ``dataset(..., schema=store.schema("xdrs"))``; `TableStore.read`
+unites them itself.
 """
 
 import contextlib
@@ -100,8 +104,11 @@ class TableStore:
         """Replace rows by key, drop deleted keys and publish atomically, streaming the old table.
 
         A key both in `rows` and in `delete_keys` ends up deleted. Within `rows` the last row of a
-        key wins.
+        key wins. Only for unpartitioned tables; the caller serializes upserts of one table
+        (two concurrent read-modify-write runs would lose one's changes).
         """
+        if any(part is not None for _, part in self._published_files(spec.name, None)):
+            raise ValueError(f"upsert needs an unpartitioned table; {spec.name} is partitioned")
         rows = _last_row_per_key(rows, spec.key)
         deleting = pa.array(sorted({int(k) for k in delete_keys}), pa.int64())
         kept = rows.filter(pc.invert(pc.is_in(rows[spec.key], deleting)))

@@ -259,3 +259,23 @@ def test_fsspec_memory_upsert(tmp_path):
     result = store.upsert(ACCOUNTS, pa.Table.from_batches([rows]), delete_keys=[1])
     assert result.rows == 2
     assert sorted(store.read("accounts").column("i_account").to_pylist()) == [2, 3]
+
+
+def test_upsert_refuses_a_partitioned_table(store):
+    publish(store, XDRS, [[xdr(1)]], partition="2024-01-01")
+    rows = RecordConverter(XDRS).to_batch([xdr(2)], NOW)
+    with pytest.raises(ValueError, match="partitioned"):
+        store.upsert(XDRS, pa.Table.from_batches([rows]))
+
+
+def test_readers_see_a_column_added_in_a_later_partition_by_name(store, tmp_path):
+    publish(store, XDRS, [[xdr(1)]], partition="2024-01-01")
+    publish(store, XDRS, [[xdr(2, trunk="A")]], partition="2024-01-02")
+    glob = f"{tmp_path}/xdrs/**/*.parquet"
+    rows = duckdb.sql(
+        f"select i_xdr, trunk from read_parquet('{glob}', hive_partitioning = true, "
+        "union_by_name = true) order by i_xdr"
+    ).fetchall()
+    assert rows == [(1, None), (2, "A")]
+    dataset = ds.dataset(str(tmp_path / "xdrs"), schema=store.schema("xdrs"))
+    assert sorted(dataset.to_table().column("trunk").to_pylist(), key=str) == ["A", None]
