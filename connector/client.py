@@ -5,6 +5,7 @@ import json
 import logging
 import os
 import random
+import re
 import threading
 import time
 import warnings
@@ -192,6 +193,12 @@ def _check_public_key(public_key: str | None) -> None:
         raise ConfigurationError("public_key: not a PEM-encoded RSA public key") from None
 
 
+def _ssl_reason(exc: Exception) -> str:
+    """The OpenSSL reason buried in requests' long SSLError text."""
+    found = re.search(r"\[SSL[^\]]*\][^'\"(]*", str(exc))
+    return excerpt(found.group().strip() if found else type(exc).__name__)
+
+
 class PortaBillingClient:
     """A thread-safe client of the PortaBilling JSON API.
 
@@ -239,6 +246,7 @@ class PortaBillingClient:
         self.login = login
         self._legacy = legacy
         self._timeout = timeout
+        self._verify = verify
         self._max_retries = max_retries
         self._retry_deadline = retry_deadline
         self._backoff_base = backoff_base
@@ -313,7 +321,6 @@ class PortaBillingClient:
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_concurrency, max_retries=0)
         http.mount("https://", adapter)
         http.mount("http://", adapter)
-        http.verify = verify
         http.headers["Accept"] = "application/json"
         if verify is False:
             # One warning per client instead of one per request.
@@ -364,16 +371,19 @@ class PortaBillingClient:
         self._wait_for_gate()
         with self._slots:
             try:
+                # verify per request: a Session-wide value loses to REQUESTS_CA_BUNDLE.
                 response = self._http.post(
                     f"{self.url}/rest/{service}/{method}",
                     data=data,
                     headers=headers,
                     timeout=self._timeout,
+                    verify=self._verify,
                 )
             except requests.exceptions.SSLError as exc:
                 self._counters.no_response()
                 raise ConfigurationError(
-                    f"verify: TLS verification of the server failed ({excerpt(str(exc))})",
+                    f"verify: the server's TLS certificate is not trusted ({_ssl_reason(exc)}); "
+                    "pass verify=<CA bundle path>",
                     service=service,
                     method=method,
                 ) from None
