@@ -39,7 +39,7 @@ def canonical_json_bytes(value: Any) -> bytes:
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):
-        # Integers beyond 64 bits or non-string keys: rare, and json writes them the same way.
+        # Integers beyond 64 bits or non-string keys: rare; json spells the rest the same way.
         return JSON_FALLBACK.encode(value).encode()
 
 
