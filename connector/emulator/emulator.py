@@ -15,8 +15,9 @@ from typing import Any
 from connector.emulator.api import Api
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.counters import Counters
+from connector.emulator.events import DeliveryOptions, DeliveryReport, WebhookAuth, deliver
 from connector.emulator.gateway import Gateway
-from connector.emulator.records import Record, epoch_of
+from connector.emulator.records import Record, decode, epoch_of
 from connector.emulator.server import EmulatorHTTPServer
 from connector.emulator.sessions import SessionTable, public_key_pem
 from connector.emulator.tls import server_context, write_certificates
@@ -31,16 +32,16 @@ class Truth:
 
     def accounts(self) -> list[Record]:
         """Every account, in list order."""
-        return self._world.account_page(0, None)[0]
+        return [decode(text) for text in self._world.account_page(0, None)[0]]
 
     def customers(self) -> list[Record]:
         """Every customer, in list order."""
-        return self._world.customer_page(0, None)[0]
+        return [decode(text) for text in self._world.customer_page(0, None)[0]]
 
     def xdrs(self, day: date) -> list[Record]:
         """xDRs whose `bill_time` falls in that UTC day."""
         start = epoch_of(day)
-        return self._world.all_xdrs(start, start + 86400)
+        return [decode(text) for text in self._world.all_xdrs(start, start + 86400)]
 
 
 class Emulator:
@@ -68,6 +69,8 @@ class Emulator:
         self._cert_dir: tempfile.TemporaryDirectory[str] | None = None
         self.ca_file: str | None = None
         self.public_key_pem = public_key_pem()
+        self._acknowledged: set[int] = set()
+        self._delivery_rng = random.Random(self.config.seed)
 
     def __repr__(self) -> str:
         return f"Emulator(url={self.url if self._server else None!r}, config={self.config!r})"
@@ -151,6 +154,30 @@ class Emulator:
     def kill_sessions(self) -> None:
         """Invalidate every live session now (inactivity timer, site switch)."""
         self._sessions.kill_all()
+
+    def deliver_events(
+        self,
+        url: str,
+        auth: WebhookAuth,
+        *,
+        duplicates: float = 0.0,
+        shuffle: bool = False,
+        string_ids: float = 0.0,
+        legacy_types: bool = False,
+    ) -> DeliveryReport:
+        """POST the recorded events not yet acknowledged to `url` (the full `.../events` URL).
+
+        One request per event plus duplicate redeliveries (`duplicates` is a rate), optionally
+        shuffled, with ids as strings at rate `string_ids`; `auth` is ("basic", user, password),
+        ("custom", type, credential) or ("signature", key_id, shared_key). Events the receiver did
+        not acknowledge stay pending for the next call, as ESPF keeps retrying them.
+        """
+        with self._world.lock:
+            pending = [e for e in self._world.events if e.i_event not in self._acknowledged]
+        options = DeliveryOptions(duplicates, shuffle, string_ids, legacy_types)
+        report = deliver(pending, url, auth, options, self._delivery_rng)
+        self._acknowledged |= report.acknowledged_events
+        return report
 
     @property
     def events(self) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from connector.emulator.api import Api, Credentials, Params
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.counters import Counters
 from connector.emulator.faults import Fault
+from connector.emulator.records import Json, to_json
 
 _PROXY_PAGE = (
     "<html><head><title>{0}</title></head>"
@@ -54,9 +55,18 @@ def fault_response(status: int, faultcode: str, faultstring: str) -> Response:
     return Response(status, body)
 
 
-def encode(answer: Any) -> bytes:
-    """Compact UTF-8 JSON, as the hot path wants it."""
-    return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+def encode(answer: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON; record bytes (`Json`) are spliced in as they are, not re-encoded."""
+    members = (to_json(name) + b":" + _encode_value(value) for name, value in answer.items())
+    return b"{" + b",".join(members) + b"}"
+
+
+def _encode_value(value: Any) -> bytes:
+    if isinstance(value, Json):
+        return value
+    if isinstance(value, list) and all(isinstance(item, Json) for item in value):
+        return b"[" + b",".join(value) + b"]"
+    return to_json(value)
 
 
 class Gateway:

@@ -1,5 +1,11 @@
-"""Deterministic records derived on demand from (seed, key): no table of a million dicts."""
+"""Deterministic records derived on demand from (seed, key): no table of a million dicts.
 
+Records are produced directly as JSON text (`Json`), because encoding 1,000-row pages is the
+emulator's hot path; `decode` turns them into the dicts the API's JSON parses to.
+"""
+
+import binascii
+import json
 import time
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -9,51 +15,37 @@ import numpy as np
 
 Record = dict[str, Any]
 
-KIND_ORDER, KIND_ACCOUNT, KIND_CUSTOMER, KIND_XDR, KIND_OWNER = 1, 2, 3, 4, 5
+KIND_ORDER, KIND_ACCOUNT, KIND_CUSTOMER, KIND_XDR, KIND_OWNER, KIND_STATUS = 1, 2, 3, 4, 5, 6
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_FIRST = (
-    "José",
-    "Zoë",
-    "Łukasz",
-    "Søren",
-    "Владимир",
-    "François",
-    "Ağa",
-    "Nguyễn",
-    "Anna",
-    "Kenji",
-)
-_LAST = (
-    "Müller",
-    "Ørsted",
-    "Ñúñez",
-    "Dvořák",
-    "Иванова",
-    "李",
-    "O'Brien",
-    "Smith",
-    "Çelik",
-    "Kowalska",
-)
+
+
+class Json(bytes):
+    """UTF-8 bytes that are already one encoded JSON value."""
+
+
+def _pool(*values: str) -> tuple[str, ...]:
+    return tuple(json.dumps(value, ensure_ascii=False) for value in values)
+
+
+_FIRST = _pool("José", "Zoë", "Łukasz", "Søren", "Владимир", "François", "Ağa", "Nguyễn", "Anna")
+_LAST = _pool("Müller", "Ørsted", "Ñúñez", "Dvořák", "Иванова", "李", "O'Brien", "Smith", "Çelik")
 _COMPANIES = (
     "Café ☕ Réseau",
     "Telekom Süd",
     "Ωmega Voice",
     "Nordic Fjær AS",
-    "Acme Telecom",
+    'Acme "Tel"',
     "東京通信",
 )
-_PRODUCTS = ("Residential VoIP", "Business SIP Trunk", "Mobile Prepaid", "Fibre 1G", "Hosted PBX")
-_CURRENCIES = ("USD", "EUR", "GBP")
-_DESCRIPTIONS = (
-    "Local calls",
-    "Calls to Germany",
-    "Appels vers la Réunion",
-    "Mobile — roaming",
-    "SMS",
+_PRODUCTS = _pool(
+    "Residential VoIP", "Business SIP Trunk", "Mobile Prepaid", "Fibre 1G", "Hosted PBX"
 )
-_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789!#%"
+_CURRENCIES = _pool("USD", "EUR", "GBP")
+_DESCRIPTIONS = _pool(
+    "Local calls", "Calls to Germany", "Appels vers la Réunion", "Mobile — roaming"
+)
 _CAUSES = (16, 16, 16, 17, 31, 34)
+_BILLING_MODELS = (-1, 1, 1, 0)
 
 
 def mix(values: np.ndarray) -> np.ndarray:
@@ -70,9 +62,7 @@ def key_hashes(seed: int, kind: int, keys: np.ndarray) -> np.ndarray:
     return mix(keys.astype(np.uint64) ^ salt)
 
 
-def hash_rows(
-    seed: int, kind: int, keys: Sequence[int] | np.ndarray, width: int
-) -> list[list[int]]:
+def hash_rows(seed: int, kind: int, keys: Sequence[int], width: int) -> list[list[int]]:
     """`width` independent 64-bit values per key, as Python ints."""
     base = key_hashes(seed, kind, np.asarray(keys, dtype=np.int64))
     steps = np.arange(1, width + 1, dtype=np.uint64) * _GOLDEN
@@ -90,12 +80,24 @@ def epoch_of(day: date) -> int:
     return (day - date(1970, 1, 1)).days * 86400
 
 
+def decode(text: Json) -> Record:
+    """The dict a client gets from parsing one record."""
+    record: Record = json.loads(text)
+    return record
+
+
+def to_json(value: Any) -> Json:
+    """Compact UTF-8 JSON of a plain value."""
+    return Json(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def patch(text: Json, changes: Record) -> Json:
+    """A record with fields overridden (mutations overlay the derived record)."""
+    return to_json({**decode(text), **changes})
+
+
 def _secret(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        value, digit = divmod(value, len(_ALPHABET))
-        chars.append(_ALPHABET[digit])
-    return "".join(chars)
+    return binascii.b2a_base64(value.to_bytes(8, "little"), newline=False).decode("ascii")[:length]
 
 
 def _money(value: int, span: int, low: int = 0) -> float:
@@ -113,118 +115,158 @@ class RecordFactory:
 
     def __init__(self, seed: int, xdr_start: date, xdr_days: int, xdrs_per_account: int) -> None:
         self.seed = seed
-        self.xdr_start = xdr_start
         self.window_start = epoch_of(xdr_start)
         self.window_s = xdr_days * 86400
         self.xdrs_per_account = xdrs_per_account
+        self._days: dict[int, str] = {}
+        self._past = [(xdr_start - timedelta(days=n)).isoformat() for n in range(1500)]
+        self._expiry = [(xdr_start + timedelta(days=730 - n)).isoformat() for n in range(1500)]
+        self._features_cache: dict[int, str] = {}
+        self._addons_cache: dict[int, str] = {}
+
+    def stamp(self, epoch: int) -> str:
+        """`utc(epoch)` without strftime: day strings are cached, the time of day is arithmetic."""
+        day, second = divmod(epoch, 86400)
+        text = self._days.get(day)
+        if text is None:
+            text = self._days.setdefault(day, utc(day * 86400)[:10])
+        hour, rest = divmod(second, 3600)
+        return f"{text} {hour:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
     def accounts(
-        self, keys: Sequence[int], customers: Sequence[int], statuses: Sequence[str]
-    ) -> list[Record]:
-        """Account records for `keys`, owned by `customers`, with bill statuses `statuses`."""
-        rows = hash_rows(self.seed, KIND_ACCOUNT, keys, 16)
-        return [self._account(*args) for args in zip(keys, customers, statuses, rows, strict=True)]
+        self, keys: Sequence[int], owners: Sequence[int], statuses: Sequence[str]
+    ) -> list[Json]:
+        """Account records for `keys`, owned by `owners`, with bill statuses `statuses`."""
+        rows = hash_rows(self.seed, KIND_ACCOUNT, keys, 12)
+        return [self._account(*args) for args in zip(keys, owners, statuses, rows, strict=True)]
 
-    def _account(self, key: int, i_customer: int, bill_status: str, v: list[int]) -> Record:
-        activation = self.xdr_start - timedelta(days=v[5] % 1500)
+    def _account(self, key: int, i_customer: int, bill_status: str, v: list[int]) -> Json:
+        activation = self._past[v[5] % 1500]
         blocked = "Y" if v[4] % 10 == 0 else "N"
-        i_product = 1 + v[0] % len(_PRODUCTS)
-        record: Record = {
-            "i_account": key,
-            "id": account_id(key),
-            "i_customer": i_customer,
-            "i_product": i_product,
-            "product_name": _PRODUCTS[i_product - 1],
-            "iso_4217": _CURRENCIES[v[1] % 3],
-            "balance": _money(v[2], 20_000_000, -5_000_000),
-            "opening_balance": 0 if v[3] % 3 else _money(v[3] >> 8, 10_000_000),
-            "credit_limit": None if v[3] % 4 == 0 else (v[3] >> 16) % 100_000 / 100,
-            "blocked": blocked,
-            "bill_status": bill_status,
-            "is_active": 1 if bill_status == "O" else 0,
-            "billing_model": (-1, 1, 1, 0)[v[6] % 4],
-            "activation_date": activation.isoformat(),
-            "issue_date": activation.isoformat(),
-            "expiration_date": None if v[6] % 7 else (activation + timedelta(days=730)).isoformat(),
-            "last_usage": None if v[7] % 5 == 0 else utc(self.window_start + v[7] % self.window_s),
-            "login": f"acct{key}",
-            "password": _secret(v[8], 12),
-            "h323_password": _secret(v[9], 10),
-            "api_token": f"{v[10]:016x}{v[11]:016x}",
-            "firstname": _FIRST[v[12] % len(_FIRST)],
-            "lastname": _LAST[(v[12] >> 8) % len(_LAST)],
-            "service_features": _service_features(v[13]),
-            "assigned_addons": _addons(v[14], self.window_start),
-        }
-        if v[15] % 7:
-            record["email"] = f"acct{key}@example.com"
-        status = _account_status(blocked, bill_status, v[15])
-        if status:
-            record["status"] = status
-        return record
+        i_product = v[0] % 5
+        opening = 0 if v[3] % 3 else (v[3] >> 8) % 10_000_000 / 100000
+        credit = "null" if v[3] % 4 == 0 else repr((v[3] >> 16) % 100_000 / 100)
+        expiry = "null" if v[6] % 7 else f'"{self._expiry[v[5] % 1500]}"'
+        usage = (
+            "null" if v[7] % 5 == 0 else f'"{self.stamp(self.window_start + v[7] % self.window_s)}"'
+        )
+        email = f',"email":"acct{key}@example.com"' if v[11] % 7 else ""
+        status = _account_status(blocked, bill_status, v[11])
+        balance = (v[2] % 20_000_000 - 5_000_000) / 100000
+        return Json(
+            f'{{"i_account":{key},"id":"{15550000000 + key}","i_customer":{i_customer},'
+            f'"i_product":{i_product + 1},"product_name":{_PRODUCTS[i_product]},'
+            f'"iso_4217":{_CURRENCIES[v[1] % 3]},"balance":{balance!r},'
+            f'"opening_balance":{opening!r},"credit_limit":{credit},"blocked":"{blocked}",'
+            f'"bill_status":"{bill_status}","is_active":{1 if bill_status == "O" else 0},'
+            f'"billing_model":{_BILLING_MODELS[v[6] % 4]},"activation_date":"{activation}",'
+            f'"issue_date":"{activation}","expiration_date":{expiry},"last_usage":{usage},'
+            f'"login":"acct{key}","password":"{_secret(v[8], 12)}",'
+            f'"h323_password":"{_secret(v[9], 10)}","api_token":"{v[10]:016x}{v[8] ^ v[9]:016x}",'
+            f'"firstname":{_FIRST[v[4] % len(_FIRST)]},"lastname":{_LAST[v[6] % len(_LAST)]},'
+            f'"service_features":{self._features(v[7])},"assigned_addons":{self._addons(v[9])}'
+            f"{email}{status}}}".encode()
+        )
 
-    def customers(self, keys: Sequence[int]) -> list[Record]:
+    def _features(self, value: int) -> str:
+        """`service_features` JSON; its few shapes are encoded once and cached."""
+        shape = value % 240
+        text = self._features_cache.get(shape)
+        if text is None:
+            features = _service_features(shape % 3, shape % 2, shape // 6)
+            text = self._features_cache.setdefault(shape, to_json(features).decode())
+        return text
+
+    def _addons(self, value: int) -> str:
+        """`assigned_addons` JSON; its few shapes are encoded once and cached."""
+        shape = value % 1200
+        text = self._addons_cache.get(shape)
+        if text is None:
+            addons = _addon_list((shape // 3 % 20, shape // 60)[: shape % 3], self.window_start)
+            text = self._addons_cache.setdefault(shape, to_json(addons).decode())
+        return text
+
+    def customers(self, keys: Sequence[int]) -> list[Json]:
         """Customer records for `keys`."""
         rows = hash_rows(self.seed, KIND_CUSTOMER, keys, 8)
         return [self._customer(key, v) for key, v in zip(keys, rows, strict=True)]
 
-    def _customer(self, key: int, v: list[int]) -> Record:
+    def _customer(self, key: int, v: list[int]) -> Json:
         bill_status = "C" if v[4] % 25 == 0 else "S" if v[4] % 25 == 1 else "O"
         record: Record = {
             "i_customer": key,
             "name": f"{_COMPANIES[v[0] % len(_COMPANIES)]} #{key}",
             "login": f"cust{key}",
-            "password": _secret(v[1], 14),
+            "password": _secret(v[1], 11),
             "balance": _money(v[2], 100_000_000),
             "credit_limit": None if v[3] % 3 == 0 else float((v[3] >> 8) % 1_000 * 100),
-            "iso_4217": _CURRENCIES[v[3] % 3],
+            "iso_4217": ("USD", "EUR", "GBP")[v[3] % 3],
             "blocked": "Y" if v[5] % 12 == 0 else "N",
             "bill_status": bill_status,
-            "creation_date": utc(self.window_start - 86400 - v[6] % (86400 * 2000)),
+            "creation_date": self.stamp(self.window_start - 86400 - v[6] % (86400 * 2000)),
             "i_customer_type": 1,
         }
         if v[7] % 5:
             record["email"] = f"billing{key}@example.org"
         if bill_status != "O":
             record["status"] = "closed" if bill_status == "C" else "suspended"
-        return record
-
-    def xdr_ids(self, i_account: int) -> np.ndarray:
-        """The ids of every xDR an account has (derivable: account * per_account + j)."""
-        per = self.xdrs_per_account
-        return np.arange(i_account * per, (i_account + 1) * per, dtype=np.int64)
+        return to_json(record)
 
     def bill_times(self, i_xdrs: np.ndarray) -> np.ndarray:
         """Billing time (epoch) of each xDR id, inside the configured window."""
         offsets = key_hashes(self.seed, KIND_XDR, i_xdrs) % np.uint64(self.window_s)
         return offsets.astype(np.int64) + self.window_start
 
-    def xdrs(self, i_xdrs: Sequence[int], bill_times: Sequence[int]) -> list[Record]:
+    def xdr_ids(self, accounts: np.ndarray) -> np.ndarray:
+        """Every xDR id of these accounts: account * per_account + j, so each is derivable."""
+        per = self.xdrs_per_account
+        return (accounts[:, None] * per + np.arange(per, dtype=np.int64)[None, :]).ravel()
+
+    def xdrs(self, i_xdrs: Sequence[int], bill_times: Sequence[int]) -> list[Json]:
         """xDR records for ids whose billing times are already known."""
         rows = hash_rows(self.seed, KIND_XDR, i_xdrs, 8)
         per = self.xdrs_per_account
         return [
-            _xdr(i_xdr, i_xdr // per, bill, v)
-            for i_xdr, bill, v in zip(i_xdrs, bill_times, rows, strict=True)
+            self._xdr(i, i // per, bill, v)
+            for i, bill, v in zip(i_xdrs, bill_times, rows, strict=True)
         ]
 
+    def _xdr(self, i_xdr: int, i_account: int, bill: int, v: list[int]) -> Json:
+        failed = 1 if v[0] % 12 == 0 else 0
+        duration = 0 if failed else v[1] % 3600
+        connect = bill - duration
+        cause = _CAUSES[v[2] % len(_CAUSES)] if failed else 16
+        unix = f'"{connect}"' if v[4] % 10 == 0 else str(connect)
+        cause_text = f'"{cause}"' if v[4] % 4 == 1 else str(cause)
+        call_id = f',"call_id":"{v[7]:016x}@sbc.example.net"' if v[6] % 9 else ""
+        charged = _money(v[5], 500_000) if duration else 0
+        return Json(
+            f'{{"i_xdr":{i_xdr},"i_account":{i_account},"CLI":"{account_id(i_account)}",'
+            f'"CLD":"{442000000000 + v[3] % 10**10}","connect_time":"{self.stamp(connect)}",'
+            f'"disconnect_time":"{self.stamp(bill)}","bill_time":"{self.stamp(bill)}",'
+            f'"unix_connect_time":{unix},"charged_amount":{charged!r},"charged_quantity":{duration},'
+            f'"disconnect_cause":{cause_text},"failed":{failed},"bit_flags":{v[6] % 256},'
+            f'"description":{_DESCRIPTIONS[v[7] % len(_DESCRIPTIONS)]}{call_id}}}'.encode()
+        )
 
-def _account_status(blocked: str, bill_status: str, value: int) -> str | None:
+
+def _account_status(blocked: str, bill_status: str, value: int) -> str:
+    """The `status` member, absent when the account is ok."""
     if bill_status == "C":
-        return "closed"
+        return ',"status":"closed"'
     if blocked == "Y":
-        return "blocked"
-    return "credit_exceeded" if value % 30 == 0 else None
+        return ',"status":"blocked"'
+    return ',"status":"credit_exceeded"' if value % 30 == 0 else ""
 
 
-def _service_features(value: int) -> list[Record]:
+def _service_features(count: int, flag: int, policy: int) -> list[Record]:
     features: list[Record] = [
         {
             "name": "netaccess_policy",
             "flag_value": "~",
-            "effective_flag_value": "Y" if value % 2 else "N",
+            "effective_flag_value": "Y" if flag else "N",
             "attributes": [
-                {"name": "access_policy", "values": [], "effective_values": [str(value % 40)]}
+                {"name": "access_policy", "values": [], "effective_values": [str(policy)]}
             ],
         },
         {
@@ -234,43 +276,16 @@ def _service_features(value: int) -> list[Record]:
             "attributes": [],
         },
     ]
-    return features[: value % 3]
+    return features[:count]
 
 
-def _addons(value: int, window_start: int) -> list[Record]:
-    count = value % 3
+def _addon_list(picks: tuple[int, ...], window_start: int) -> list[Record]:
     return [
         {
-            "i_product": 100 + (value >> (8 * n)) % 20,
-            "name": f"Add-on pack {(value >> (8 * n)) % 20}",
+            "i_product": 100 + pick,
+            "name": f"Add-on pack {pick}",
             "addon_effective_from": utc(window_start - 86400 * (1 + n)),
             "addon_priority": 10 * (n + 1),
         }
-        for n in range(count)
+        for n, pick in enumerate(picks)
     ]
-
-
-def _xdr(i_xdr: int, i_account: int, bill: int, v: list[int]) -> Record:
-    failed = 1 if v[0] % 12 == 0 else 0
-    duration = 0 if failed else v[1] % 3600
-    connect = bill - duration
-    cause = _CAUSES[v[2] % len(_CAUSES)] if failed else 16
-    record: Record = {
-        "i_xdr": i_xdr,
-        "i_account": i_account,
-        "CLI": account_id(i_account),
-        "CLD": f"{4420_0000_0000 + v[3] % 10**10}",
-        "connect_time": utc(connect),
-        "disconnect_time": utc(bill),
-        "bill_time": utc(bill),
-        "unix_connect_time": str(connect) if v[4] % 10 == 0 else connect,
-        "charged_amount": _money(v[5], 500_000) if duration else 0,
-        "charged_quantity": duration,
-        "disconnect_cause": str(cause) if v[4] % 4 == 1 else cause,
-        "failed": failed,
-        "bit_flags": v[6] % 256,
-        "description": _DESCRIPTIONS[v[7] % len(_DESCRIPTIONS)],
-    }
-    if v[6] % 9:
-        record["call_id"] = f"{v[7]:016x}@sbc.example.net"
-    return record

@@ -9,11 +9,21 @@ import numpy as np
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.events import Event
 from connector.emulator.index import OrderedIndex
-from connector.emulator.records import KIND_OWNER, Record, RecordFactory, account_id, key_hashes
+from connector.emulator.records import (
+    KIND_OWNER,
+    KIND_STATUS,
+    Json,
+    Record,
+    RecordFactory,
+    account_id,
+    decode,
+    key_hashes,
+    patch,
+)
 
 FIRST_ACCOUNT = 1000
 BILL_STATUSES = ("O", "I", "C")
-Page = tuple[list[Record], int]
+Page = tuple[list[Json], int]
 
 
 class World:
@@ -47,7 +57,7 @@ class World:
         return owners.astype(np.int64) + 1
 
     def _base_statuses(self, keys: np.ndarray) -> np.ndarray:
-        buckets = (key_hashes(self._seed, KIND_OWNER + 100, keys) % np.uint64(20)).astype(np.int8)
+        buckets = (key_hashes(self._seed, KIND_STATUS, keys) % np.uint64(20)).astype(np.int8)
         return np.where(buckets == 0, 2, np.where(buckets == 1, 1, 0)).astype(np.int8)
 
     # --- reads -------------------------------------------------------------------------------
@@ -75,9 +85,9 @@ class World:
             statuses = [BILL_STATUSES[code] for code in index.columns["status"][chosen].tolist()]
             overlay = self._overlay(self._account_fields, keys)
         records = self.factory.accounts(keys, owners, statuses)
-        return _apply(records, overlay, "i_account"), len(positions)
+        return _apply(records, keys, overlay), len(positions)
 
-    def account(self, i_account: int) -> Record | None:
+    def account(self, i_account: int) -> Json | None:
         """The account with this key, or None."""
         with self.lock:
             at = self.accounts.position(i_account)
@@ -86,11 +96,10 @@ class World:
             owner = int(self.accounts.columns["owner"][at])
             status = BILL_STATUSES[int(self.accounts.columns["status"][at])]
             overlay = self._overlay(self._account_fields, [i_account])
-        return _apply(self.factory.accounts([i_account], [owner], [status]), overlay, "i_account")[
-            0
-        ]
+        records = self.factory.accounts([i_account], [owner], [status])
+        return _apply(records, [i_account], overlay)[0]
 
-    def account_by_id(self, id_: str) -> Record | None:
+    def account_by_id(self, id_: str) -> Json | None:
         """The account whose `id` is `id_`, or None."""
         with self.lock:
             for key, fields in self._account_fields.items():
@@ -106,15 +115,15 @@ class World:
             keys = self.customers.keys[offset : None if limit is None else offset + limit].tolist()
             total = len(self.customers)
             overlay = self._overlay(self._customer_fields, keys)
-        return _apply(self.factory.customers(keys), overlay, "i_customer"), total
+        return _apply(self.factory.customers(keys), keys, overlay), total
 
-    def customer(self, i_customer: int) -> Record | None:
+    def customer(self, i_customer: int) -> Json | None:
         """The customer with this key, or None."""
         with self.lock:
             if i_customer not in self.customers:
                 return None
             overlay = self._overlay(self._customer_fields, [i_customer])
-        return _apply(self.factory.customers([i_customer]), overlay, "i_customer")[0]
+        return _apply(self.factory.customers([i_customer]), [i_customer], overlay)[0]
 
     def account_xdrs(
         self, i_account: int, start: int | None, end: int | None, offset: int, limit: int | None
@@ -124,7 +133,8 @@ class World:
             present = i_account in self.accounts
         if not present:
             return [], 0
-        return self._xdr_page(self.factory.xdr_ids(i_account), start, end, offset, limit)
+        ids = self.factory.xdr_ids(np.array([i_account], dtype=np.int64))
+        return self._xdr_page(ids, start, end, offset, limit)
 
     def customer_xdrs(
         self, i_customer: int, start: int | None, end: int | None, offset: int, limit: int | None
@@ -134,22 +144,18 @@ class World:
             return [], 0
         with self.lock:
             keys = self._accounts_of(i_customer)
-        return self._xdr_page(self._xdr_ids_of(keys), start, end, offset, limit)
+        return self._xdr_page(self.factory.xdr_ids(keys), start, end, offset, limit)
 
-    def all_xdrs(self, start: int, end: int) -> list[Record]:
+    def all_xdrs(self, start: int, end: int) -> list[Json]:
         """Every xDR with billing time in [start, end), in billing-time order."""
         with self.lock:
             keys = self.accounts.keys.copy()
-        return self._xdr_page(self._xdr_ids_of(keys), start, end, 0, None)[0]
+        return self._xdr_page(self.factory.xdr_ids(keys), start, end, 0, None)[0]
 
     def _overlaps_window(self, start: int | None, end: int | None) -> bool:
         first = self.factory.window_start
         last = first + self.factory.window_s
         return (start is None or start < last) and (end is None or end > first)
-
-    def _xdr_ids_of(self, keys: np.ndarray) -> np.ndarray:
-        per = self.factory.xdrs_per_account
-        return (keys[:, None] * per + np.arange(per, dtype=np.int64)[None, :]).ravel()
 
     def _xdr_page(
         self, ids: np.ndarray, start: int | None, end: int | None, offset: int, limit: int | None
@@ -198,7 +204,7 @@ class World:
                 status = _status_code(fields["bill_status"])
             self.accounts.insert(key, {"owner": i_customer, "status": status})
             self._account_fields[key] = {"i_customer": i_customer, **fields}
-            self._record("Subscriber/Created", "i_account", key, tuple(fields))
+            self._record("Subscriber/Created", "i_account", key, fields)
         return self._must(self.account(key))
 
     def update_account(self, i_account: int, **fields: Any) -> Record:
@@ -212,7 +218,7 @@ class World:
             if "bill_status" in fields:
                 self.accounts.set_value(i_account, "status", _status_code(fields["bill_status"]))
             self._account_fields.setdefault(i_account, {}).update(fields)
-            self._record("Subscriber/Updated", "i_account", i_account, tuple(fields))
+            self._record("Subscriber/Updated", "i_account", i_account, fields)
         return self._must(self.account(i_account))
 
     def delete_account(self, i_account: int) -> None:
@@ -221,7 +227,7 @@ class World:
             if not self.accounts.remove(i_account):
                 raise KeyError(f"no account {i_account}")
             self._account_fields.pop(i_account, None)
-            self._record("Subscriber/Deleted", "i_account", i_account, ())
+            self._record("Subscriber/Deleted", "i_account", i_account, {})
 
     def create_customer(self, **fields: Any) -> Record:
         """Add a customer; returns it as the API would."""
@@ -230,7 +236,7 @@ class World:
             self._next_customer += 1
             self.customers.insert(key, {})
             self._customer_fields[key] = dict(fields)
-            self._record("Customer/Created", "i_customer", key, tuple(fields))
+            self._record("Customer/Created", "i_customer", key, fields)
         return self._must(self.customer(key))
 
     def update_customer(self, i_customer: int, **fields: Any) -> Record:
@@ -240,7 +246,7 @@ class World:
             if i_customer not in self.customers:
                 raise KeyError(f"no customer {i_customer}")
             self._customer_fields.setdefault(i_customer, {}).update(fields)
-            self._record("Customer/Updated", "i_customer", i_customer, tuple(fields))
+            self._record("Customer/Updated", "i_customer", i_customer, fields)
         return self._must(self.customer(i_customer))
 
     def delete_customer(self, i_customer: int) -> None:
@@ -249,7 +255,7 @@ class World:
             if not self.customers.remove(i_customer):
                 raise KeyError(f"no customer {i_customer}")
             self._customer_fields.pop(i_customer, None)
-            self._record("Customer/Deleted", "i_customer", i_customer, ())
+            self._record("Customer/Deleted", "i_customer", i_customer, {})
 
     def churn(self, count: int) -> None:
         """Create and delete `count` accounts each, at pseudo-random list positions."""
@@ -263,21 +269,21 @@ class World:
                         int(self.accounts.keys[self._rng.randrange(len(self.accounts))])
                     )
 
-    def _record(self, event_type: str, id_name: str, key: int, changed: tuple[str, ...]) -> None:
-        self.events.append(Event(len(self.events) + 1, event_type, id_name, key, changed))
+    def _record(self, event_type: str, id_name: str, key: int, changes: dict[str, Any]) -> None:
+        event = Event(len(self.events) + 1, event_type, id_name, key, tuple(changes.items()))
+        self.events.append(event)
 
     @staticmethod
-    def _must(record: Record | None) -> Record:
+    def _must(record: Json | None) -> Record:
         assert record is not None
-        return record
+        return decode(record)
 
 
-def _apply(records: list[Record], overlay: dict[int, Record], key_name: str) -> list[Record]:
-    for record in records:
-        changes = overlay.get(record[key_name])
-        if changes:
-            record.update(changes)
-    return records
+def _apply(records: list[Json], keys: list[int], overlay: dict[int, Record]) -> list[Json]:
+    """Records with the mutation overlay applied (the overlay is empty until something mutates)."""
+    if not overlay:
+        return records
+    return [patch(r, overlay[k]) if k in overlay else r for r, k in zip(records, keys, strict=True)]
 
 
 def _status_code(bill_status: Any) -> int:
