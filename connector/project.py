@@ -38,7 +38,6 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
     xdrs_job = dg.define_asset_job(
         XDRS_JOB,
         selection=dg.AssetSelection.assets(xdrs),
-        partitions_def=partitions,
         description="One UTC day of xDRs.",
     )
     return dg.Definitions(

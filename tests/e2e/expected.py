@@ -1,0 +1,63 @@
+"""What a table row must be for an API record, written independently of the converter."""
+
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+
+from connector.tables import TableSpec, is_json_field
+
+SECRET_WORDS = ("password", "token", "secret")
+
+
+def is_secret(name: str) -> bool:
+    return any(word in name.lower() for word in SECRET_WORDS)
+
+
+def scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items() if not is_secret(k)}
+    if isinstance(value, list):
+        return [scrub(v) for v in value]
+    return value
+
+
+def expected_value(field: pa.Field, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = field.type
+    if is_json_field(field):
+        return scrub(value)
+    if pa.types.is_int64(kind):
+        return int(value)
+    if pa.types.is_decimal(kind):
+        return Decimal(repr(value)).quantize(Decimal("0.00001"))
+    if pa.types.is_date32(kind):
+        return date.fromisoformat(value)
+    if pa.types.is_timestamp(kind):
+        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    if pa.types.is_boolean(kind):
+        return value in ("Y", 1, "1", True)
+    return str(value)
+
+
+def expected_row(spec: TableSpec, schema: pa.Schema, record: dict[str, Any]) -> dict[str, Any]:
+    """The typed row for `record` in a table of `schema` (no secrets, `_extracted_at` left out)."""
+    return {
+        field.name: expected_value(field, record.get(field.name))
+        for field in schema
+        if field.name != "_extracted_at"
+    }
+
+
+def actual_row(schema: pa.Schema, row: dict[str, Any]) -> dict[str, Any]:
+    """A table row with JSON text parsed, `_extracted_at` left out."""
+    return {
+        field.name: json.loads(row[field.name])
+        if is_json_field(field) and row[field.name] is not None
+        else row[field.name]
+        for field in schema
+        if field.name != "_extracted_at"
+    }
