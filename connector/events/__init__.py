@@ -1,5 +1,6 @@
 """ESPF provisioning events: the webhook receiver and the durable store the sensor reads."""
 
+from connector.events.app import WebhookApp
 from connector.events.auth import (
     Authenticator,
     BasicAuth,
@@ -36,6 +37,7 @@ __all__ = [
     "PendingBatch",
     "SignatureAuth",
     "StoredEvent",
+    "WebhookApp",
     "WebhookConfigError",
     "authenticator_from_env",
     "default_events_db_path",

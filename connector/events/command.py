@@ -6,13 +6,14 @@ import os
 import signal
 import threading
 
+from connector.events.app import DEFAULT_MAX_BODY_BYTES
 from connector.events.auth import (
     DEFAULT_MAX_CLOCK_SKEW_S,
     SCHEMES,
     WebhookConfigError,
     authenticator_from_env,
 )
-from connector.events.receiver import DEFAULT_MAX_BODY_BYTES, EventReceiver
+from connector.events.receiver import EventReceiver
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore, default_events_db_path
 
 DEFAULT_PORT = 8787

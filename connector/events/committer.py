@@ -1,79 +1,51 @@
-"""Group commit: one writer thread stores concurrent events in one durable transaction."""
+"""Group commit: one writer task stores concurrent events in one durable transaction."""
 
-import queue
-import threading
-from concurrent.futures import Future
+import asyncio
 
 from connector.events.store import EventStore
 from connector.events.types import Event
 
-_Item = tuple[Event, "Future[bool]"]
-
-
-class CommitterClosed(RuntimeError):
-    """The committer is stopping and takes no more events."""
+_Waiter = tuple[Event, "asyncio.Future[bool]"]
 
 
 class GroupCommitter:
-    """Serializes writes: callers block in `submit` until their event's transaction is committed.
+    """Serializes writes: each `submit` resolves once its event's transaction is committed.
 
-    While one transaction (and its fsync) is in flight, new events queue up; the writer then takes
-    them all in the next transaction, so the fsync cost is shared by every concurrent request.
+    While one transaction (and its fsync) runs in a worker thread, new events queue up; the next
+    transaction takes them all, so the fsync cost is shared by every concurrent request. Lives in
+    one event loop.
     """
 
     def __init__(self, store: EventStore, *, max_batch: int = 1000) -> None:
         self._store = store
         self._max_batch = max_batch
-        self._queue: queue.Queue[_Item | None] = queue.Queue()
-        self._closed = False
-        self._closing = threading.Lock()  # nothing is queued behind the stop marker
-        self._thread = threading.Thread(target=self._run, name="event-committer", daemon=True)
-        self._thread.start()
+        self._waiting: list[_Waiter] = []
+        self._writer: asyncio.Task[None] | None = None
 
-    def submit(self, event: Event, timeout: float | None = None) -> bool:
+    async def submit(self, event: Event) -> bool:
         """Store `event` durably; False if a duplicate. Raises what the store raised."""
-        future: Future[bool] = Future()
-        with self._closing:
-            if self._closed:
-                raise CommitterClosed("the event committer is closed")
-            self._queue.put((event, future))
-        return future.result(timeout)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
+        return await future
 
-    def close(self) -> None:
-        """Commit what is queued, then stop the writer thread."""
-        with self._closing:
-            if not self._closed:
-                self._closed = True
-                self._queue.put(None)
-        self._thread.join()
+    async def _write_all(self) -> None:
+        """Commit batches until nothing is waiting."""
+        while self._waiting:
+            batch = self._waiting[: self._max_batch]
+            del self._waiting[: self._max_batch]
+            await self._commit(batch)
 
-    def _run(self) -> None:
-        while (batch := self._next_batch()) is not None:
-            self._commit(batch)
-
-    def _next_batch(self) -> list[_Item] | None:
-        """Block for one event, then take whatever else is already waiting; None once closed."""
-        first = self._queue.get()
-        if first is None:
-            return None
-        batch = [first]
-        while len(batch) < self._max_batch:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                self._queue.put(None)  # stop after this batch
-                break
-            batch.append(item)
-        return batch
-
-    def _commit(self, batch: list[_Item]) -> None:
+    async def _commit(self, batch: list[_Waiter]) -> None:
+        events = [event for event, _ in batch]
         try:
-            stored = self._store.add_many(event for event, _ in batch)
-        except Exception as exc:  # every waiter must hear about it, and the writer must live on
+            stored = await asyncio.to_thread(self._store.add_many, events)
+        except Exception as exc:  # every waiter must hear about it; later batches still try
             for _, future in batch:
-                future.set_exception(exc)
+                if not future.done():
+                    future.set_exception(exc)
             return
         for (_, future), is_new in zip(batch, stored, strict=True):
-            future.set_result(is_new)
+            if not future.done():
+                future.set_result(is_new)

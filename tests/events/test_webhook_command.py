@@ -1,0 +1,148 @@
+"""`portabilling webhook` as a separate process: start-up, shutdown, configuration, and SIGKILL."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from espf_helpers import PASSWORD, USER, basic_header, delivery, post
+
+from connector.events import EventStore
+
+BASIC_ENV = {"PORTABILLING_WEBHOOK_USER": USER, "PORTABILLING_WEBHOOK_PASSWORD": PASSWORD}
+
+
+def _webhook(db_path: str, env: dict[str, str], *options: str) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "connector.cli", "webhook", "--port", "0", "--db", db_path]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTABILLING_WEBHOOK_")}
+    return subprocess.Popen(
+        [*argv, *options],
+        env={**clean, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _base_url(process: subprocess.Popen[str]) -> str:
+    """The URL the command prints once it listens."""
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"(http://\S+)/events", line)
+    assert match, f"no URL in {line!r}"
+    return match.group(1)
+
+
+@pytest.fixture
+def webhook(db_path: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process = _webhook(db_path, BASIC_ENV)
+    try:
+        yield process, _base_url(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def test_command_stores_events_and_exits_0_on_sigterm(
+    webhook: tuple[subprocess.Popen[str], str], db_path: str
+) -> None:
+    process, url = webhook
+    assert post(url, delivery(1), basic_header()).status_code == 200
+    assert requests.get(f"{url}/health", timeout=10).json()["status"] == "ok"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 0
+    with EventStore(db_path) as store:
+        assert [event.i_event for event in store.events([1])] == [1]
+
+
+def test_command_refuses_wrong_credentials(webhook: tuple[subprocess.Popen[str], str]) -> None:
+    _, url = webhook
+    assert post(url, delivery(1), basic_header(password="nope")).status_code == 401
+
+
+def test_missing_credentials_exit_2_naming_the_variable(db_path: str) -> None:
+    process = _webhook(db_path, {"PORTABILLING_WEBHOOK_USER": USER})
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert stderr.strip().splitlines() == [
+        "portabilling webhook: error: environment variable PORTABILLING_WEBHOOK_PASSWORD is not set"
+    ]
+
+
+def test_custom_scheme_from_the_environment(db_path: str) -> None:
+    env = {
+        "PORTABILLING_WEBHOOK_CUSTOM_TYPE": "Key",
+        "PORTABILLING_WEBHOOK_CUSTOM_CREDENTIAL": "c1",
+    }
+    process = _webhook(db_path, env, "--auth", "custom")
+    try:
+        url = _base_url(process)
+        assert post(url, delivery(1), {"Authorization": "Key c1"}).status_code == 200
+        assert post(url, delivery(2), basic_header()).status_code == 401
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+
+
+class _Burst:
+    """Client threads that send events without pause and record every acknowledged `i_event`."""
+
+    def __init__(self, url: str, threads: int, wanted: int) -> None:
+        self.url = url
+        self.acknowledged: list[int] = []
+        self.enough = threading.Event()
+        self._stop = threading.Event()
+        self._wanted = wanted
+        self._threads = [threading.Thread(target=self._send, args=(n,)) for n in range(threads)]
+
+    def __enter__(self) -> "_Burst":
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def _send(self, worker: int) -> None:
+        with requests.Session() as session:
+            for n in range(1, 1_000_000):
+                if self._stop.is_set():
+                    return
+                i_event = worker * 1_000_000 + n
+                try:
+                    response = session.post(
+                        f"{self.url}/events",
+                        data=delivery(i_event),
+                        headers=basic_header(),
+                        timeout=10,
+                    )
+                except requests.RequestException:
+                    return  # the receiver is gone
+                if response.status_code == 200:
+                    self.acknowledged.append(i_event)
+                    if len(self.acknowledged) >= self._wanted:
+                        self.enough.set()
+
+
+def test_sigkill_mid_burst_loses_no_acknowledged_event(
+    webhook: tuple[subprocess.Popen[str], str], db_path: str
+) -> None:
+    process, url = webhook
+    with _Burst(url, threads=8, wanted=600) as burst:
+        assert burst.enough.wait(timeout=60)
+        process.kill()  # SIGKILL while the client threads keep sending
+        process.wait(timeout=10)
+    acknowledged = set(burst.acknowledged)
+    with EventStore(db_path) as store:
+        stored = {event.i_event for event in store.events(sorted(acknowledged))}
+        assert stored == acknowledged
+        assert sum(store.counts().values()) >= len(acknowledged)
