@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from connector.arrowio import conform, table_schema, widened
+from connector.locks import folder_lock, lock_path
 from connector.tables import TableSpec
 
 DATA_FILE = "part-00000.parquet"
@@ -104,11 +105,15 @@ class TableStore:
         """Replace rows by key, drop deleted keys and publish atomically, streaming the old table.
 
         A key both in `rows` and in `delete_keys` ends up deleted. Within `rows` the last row of a
-        key wins. Only for unpartitioned tables; the caller serializes upserts of one table
-        (two concurrent read-modify-write runs would lose one's changes).
+        key wins. Only for unpartitioned tables. Holds the table's lock throughout, so no other
+        upsert or publish of the table interleaves with this read-modify-write.
         """
         if any(part is not None for _, part in self._published_files(spec.name, None)):
             raise ValueError(f"upsert needs an unpartitioned table; {spec.name} is partitioned")
+        with self.lock(self._folder(spec.name, None)):
+            return self._upsert(spec, rows, delete_keys)
+
+    def _upsert(self, spec: TableSpec, rows: pa.Table, delete_keys: Iterable[int]) -> UpsertResult:
         rows = _last_row_per_key(rows, spec.key)
         deleting = pa.array(sorted({int(k) for k in delete_keys}), pa.int64())
         kept = rows.filter(pc.invert(pc.is_in(rows[spec.key], deleting)))
@@ -150,12 +155,17 @@ class TableStore:
     def publish(self, staged: str, folder: str) -> None:
         """Make `staged` the folder's data file in one rename / object move."""
         final = f"{folder}/{DATA_FILE}"
-        self.fs.makedirs(folder, exist_ok=True)
-        if self.is_local:
-            os.replace(staged, final)
-            _fsync_folder(folder)
-        else:
-            self.fs.mv(staged, final)
+        with self.lock(folder):
+            self.fs.makedirs(folder, exist_ok=True)
+            if self.is_local:
+                os.replace(staged, final)
+                _fsync_folder(folder)
+            else:
+                self.fs.mv(staged, final)
+
+    def lock(self, folder: str) -> contextlib.AbstractContextManager[None]:
+        """Exclusive access to a table folder: publishes and upserts of it never interleave."""
+        return folder_lock(lock_path(self.root, folder, is_local=self.is_local))
 
     def _folder(self, table: str, partition: str | None) -> str:
         _check_segment(table)

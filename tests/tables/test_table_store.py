@@ -1,5 +1,6 @@
 """TableStore: streaming Parquet writes, atomic publish, widening, upsert, fsspec roots."""
 
+import threading
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from connector.arrowio import RecordConverter
 from connector.storage import TableStore
-from connector.tables import ACCOUNTS, XDRS
+from connector.tables import ACCOUNTS, EVENTS, XDRS, event_record
 
 from .helpers import NOW, account, publish, table_files
 
@@ -279,3 +280,23 @@ def test_readers_see_a_column_added_in_a_later_partition_by_name(store, tmp_path
     assert rows == [(1, None), (2, "A")]
     dataset = ds.dataset(str(tmp_path / "xdrs"), schema=store.schema("xdrs"))
     assert sorted(dataset.to_table().column("trunk").to_pylist(), key=str) == ["A", None]
+
+
+def test_concurrent_upserts_of_one_table_lose_nothing(tmp_path: Path) -> None:
+    """Each thread's read-modify-write holds the table lock, so every upsert survives."""
+    store = TableStore(str(tmp_path))
+    converter = RecordConverter(EVENTS)
+    stamp = NOW
+
+    def add(i_event: int) -> None:
+        record = event_record("Subscriber/Updated", {"i_event": i_event, "i_account": 1}, stamp)
+        store.upsert(EVENTS, pa.Table.from_batches([converter.to_batch([record], stamp)]))
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(1, 13)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    table = store.read("events")
+    assert table is not None
+    assert sorted(table["i_event"].to_pylist()) == list(range(1, 13))
