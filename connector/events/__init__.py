@@ -16,6 +16,7 @@ from connector.events.store import (
     PENDING,
     EntityRef,
     EventStore,
+    EventStoreError,
     PendingBatch,
     default_events_db_path,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Event",
     "EventReceiver",
     "EventStore",
+    "EventStoreError",
     "InvalidEvent",
     "PendingBatch",
     "SignatureAuth",

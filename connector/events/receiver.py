@@ -13,6 +13,7 @@ from connector.events.store import EventStore
 
 _KEEP_ALIVE_S = 30  # ESPF posts ~10/s: keep its connection instead of reconnecting each time
 _BACKLOG = 2048
+_MAX_CONCURRENT_REQUESTS = 1000  # beyond this, 503: ESPF retries later instead of us falling over
 
 
 class EventReceiver:
@@ -51,11 +52,13 @@ class EventReceiver:
         config = uvicorn.Config(
             self.app,
             lifespan="off",
+            log_config=None,  # log through the host's logging set-up; never reconfigure it
             access_log=False,
             log_level="warning",
             server_header=False,
             timeout_keep_alive=_KEEP_ALIVE_S,
             backlog=_BACKLOG,
+            limit_concurrency=_MAX_CONCURRENT_REQUESTS,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

@@ -50,6 +50,10 @@ def default_events_db_path(environ: dict[str, str] | None = None) -> str:
     return env.get("PORTABILLING_EVENTS_DB") or DEFAULT_EVENTS_DB
 
 
+class EventStoreError(RuntimeError):
+    """The event store cannot be used as configured."""
+
+
 class EntityRef(NamedTuple):
     """An entity to re-read: `(kind, id)`."""
 
@@ -91,7 +95,10 @@ class EventStore:
         self._db = sqlite3.connect(
             path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode != "wal":  # e.g. a network file system: sharing across processes is unsafe there
+            self._db.close()
+            raise EventStoreError(f"the event store {path} cannot use WAL mode (got {mode!r})")
         # FULL: the WAL is fsynced at every commit, so an acknowledged event survives power loss.
         self._db.execute("PRAGMA synchronous=FULL")
         with self._lock:

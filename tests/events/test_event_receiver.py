@@ -1,6 +1,7 @@
 """The webhook over real HTTP: auth, validation, limits, de-duplication and health."""
 
 import json
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -9,6 +10,7 @@ import requests
 from espf_helpers import (
     CUSTOM_CREDENTIAL,
     CUSTOM_TYPE,
+    PASSWORD,
     basic_header,
     delivery,
     post,
@@ -184,3 +186,16 @@ def test_store_failure_asks_the_sender_to_retry(
     response = post(basic_receiver.url, delivery(1), basic_header())
     assert response.status_code == 503
     assert response.headers["Retry-After"]
+
+
+def test_logs_never_show_credentials(
+    basic_receiver: EventReceiver, store: EventStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    post(basic_receiver.url, delivery(1), basic_header(password=PASSWORD + "x"))
+    post(basic_receiver.url, delivery(1), basic_header())
+    store.close()
+    post(basic_receiver.url, delivery(2), basic_header())
+    assert caplog.records  # the failed commit was logged
+    assert PASSWORD not in caplog.text
+    assert basic_header()["Authorization"].split()[1] not in caplog.text

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 from espf_helpers import make_event
 
-from connector.events import CLAIMED, DONE, PENDING, EntityKind, EntityRef, Event, EventStore
+from connector.events import (
+    CLAIMED,
+    DONE,
+    PENDING,
+    EntityKind,
+    EntityRef,
+    Event,
+    EventStore,
+    EventStoreError,
+)
 
 
 def test_add_stores_once_per_i_event(store: EventStore) -> None:
@@ -120,6 +129,11 @@ def test_events_survive_reopening_the_store(db_path: str) -> None:
         store.add(make_event(1))
     with EventStore(db_path) as reopened:
         assert [event.i_event for event in reopened.events([1])] == [1]
+
+
+def test_a_store_that_cannot_use_wal_is_refused() -> None:
+    with pytest.raises(EventStoreError, match="WAL"):
+        EventStore(":memory:")
 
 
 _WRITER = """
