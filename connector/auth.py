@@ -119,14 +119,14 @@ class SessionManager:
                 return self._token
             return self._renew_locked(may_refresh=self._is_due(rejected))
 
-    def logout(self) -> None:
-        """End the server session (best effort: a failure only gets logged)."""
+    def logout(self, send: SessionSender) -> None:
+        """End the server session with `send` (best effort: a failure only gets logged)."""
         with self._lock:
             token, self._token = self._token, None
         if token is None:
             return
         try:
-            self._send("logout", {"access_token": token.access_token or ""}, token)
+            send("logout", {"access_token": token.access_token or ""}, token)
         except PortaBillingError as exc:
             logger.debug("logout of %s failed: %s", self._login, type(exc).__name__)
 

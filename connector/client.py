@@ -312,7 +312,7 @@ class PortaBillingClient:
             return
         self._closed = True
         try:
-            self._session.logout()
+            self._session.logout(self._send_once)
         finally:
             self._http.close()
 
@@ -335,6 +335,12 @@ class PortaBillingClient:
         self, method: str, params: dict[str, Any], token: Token | None
     ) -> dict[str, Any]:
         return self._request("Session", method, params, token)
+
+    def _send_once(
+        self, method: str, params: dict[str, Any], token: Token | None
+    ) -> dict[str, Any]:
+        # Closing must not wait out a retry budget against a server that is down.
+        return self._attempt("Session", method, params, token)
 
     def _request(
         self, service: str, method: str, params: dict[str, Any], token: Token | None

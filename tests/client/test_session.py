@@ -254,3 +254,14 @@ def test_close_logs_out_once(server: ScriptedServer, make_client: Factory) -> No
 def test_close_without_login_sends_nothing(server: ScriptedServer, make_client: Factory) -> None:
     make_client().close()
     assert server.received == []
+
+
+def test_close_during_an_outage_tries_logout_once(
+    server: ScriptedServer, make_client: Factory
+) -> None:
+    server.script("Session/login", session_reply("at-1"))
+    server.script("Session/logout", Reply(503, b"down"))
+    client = make_client()
+    client.call(*CALL)
+    client.close()
+    assert server.count("Session/logout") == 1
