@@ -142,8 +142,6 @@ def _check_credentials(login: str, password: str | None, api_token: str | None) 
         raise ConfigurationError("login: must be a non-empty string")
     if (password is None) == (api_token is None):
         raise ConfigurationError("password / api_token: give exactly one of the two")
-    if password == "" or api_token == "":
-        raise ConfigurationError("password / api_token: must not be empty")
 
 
 def _check_positive(**values: float) -> None:
@@ -233,6 +231,7 @@ class PortaBillingClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = _base_url(url)
+        password, api_token = password or None, api_token or None  # an empty env var is unset
         _check_credentials(login, password, api_token)
         _check_timeout(timeout)
         _check_positive(

@@ -21,6 +21,7 @@ GOOD: dict[str, Any] = {"login": "api", "password": "pw-Secret-1"}
         ("https://pb.example.com", {"login": ""}, "login"),
         ("https://pb.example.com", {"api_token": "tok"}, "password / api_token"),
         ("https://pb.example.com", {"password": None}, "password / api_token"),
+        ("https://pb.example.com", {"password": ""}, "password / api_token"),
         ("https://pb.example.com", {"timeout": 0}, "timeout"),
         ("https://pb.example.com", {"timeout": -1.0}, "timeout"),
         ("https://pb.example.com", {"timeout": (5.0, 0)}, "timeout"),
