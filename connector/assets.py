@@ -12,8 +12,10 @@ import dagster as dg
 import pyarrow as pa
 
 from connector.extract import Extraction, Tuning, extract_snapshot, extract_xdr_day
-from connector.resources import ParquetStorageResource, PortaBillingResource
-from connector.tables import ACCOUNTS, CUSTOMERS, XDRS, TableSpec
+from connector.refresh import apply_batch
+from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
+from connector.storage import UpsertResult
+from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, XDRS, TableSpec
 
 GROUP = "portabilling"
 # Every asset that calls the server shares one concurrency pool (see README: scale-out).
@@ -99,8 +101,60 @@ def xdrs_asset(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsDefinit
     return _xdrs
 
 
+@dg.asset(
+    key=asset_key(EVENTS.name),
+    group_name=GROUP,
+    kinds={"parquet", "portabilling"},
+    pool=POOL,
+    description=(
+        "Provisioning events received by the webhook. Materializing it applies every pending "
+        "event: the named accounts and customers are re-read and updated in place."
+    ),
+)
+def events(
+    context: dg.AssetExecutionContext,
+    portabilling: PortaBillingResource,
+    storage: ParquetStorageResource,
+    events_store: EventStoreResource,
+) -> dg.MaterializeResult:
+    tables = storage.get_store()
+    with events_store.get_store() as store:
+        batch = store.pending_entities()
+        store.claim(batch.i_events, context.run.run_id)
+        try:
+            with portabilling.get_client() as client:
+                applied = apply_batch(client, tables, store, batch, portabilling.max_concurrency)
+        except BaseException:
+            store.release(context.run.run_id)
+            raise
+        store.complete(context.run.run_id)
+    for name, change in applied.tables.items():
+        if name != EVENTS.name:
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=asset_key(name),
+                    description=f"{applied.events} provisioning events applied in place",
+                    metadata={"dagster/row_count": change.rows, **_change_metadata(change)},
+                )
+            )
+    change = applied.tables[EVENTS.name]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": change.rows,
+            "dagster/uri": tables.table_uri(EVENTS.name),
+            "events_applied": applied.events,
+            "entities_reread": len(batch.entities),
+            "duration_s": round(applied.seconds, 3),
+        }
+    )
+
+
 customers = snapshot_asset(CUSTOMERS, "All PortaBilling customers, a full snapshot.")
 accounts = snapshot_asset(ACCOUNTS, "All PortaBilling accounts, a full drift-repaired snapshot.")
+
+
+def _change_metadata(change: UpsertResult) -> dict[str, int]:
+    return {"inserted": change.inserted, "updated": change.updated, "deleted": change.deleted}
 
 
 def _tuning(portabilling: PortaBillingResource) -> Tuning:

@@ -22,7 +22,7 @@ def _add_command(
     help_text: str,
     module: str,
 ) -> None:
-    """Register a sub-command whose options (`add_arguments`) and runner (`run`) live in `module`."""
+    """Register a sub-command whose `add_arguments` and `run` live in `module`."""
     import importlib
 
     command = importlib.import_module(module)

@@ -7,14 +7,18 @@ from typing import Any
 
 import dagster as dg
 
-from connector.assets import accounts, customers, xdrs_asset
+from connector.assets import accounts, customers, events, xdrs_asset
 from connector.errors import ConfigurationError
-from connector.resources import ParquetStorageResource, PortaBillingResource
+from connector.events.store import DEFAULT_EVENTS_DB
+from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
+from connector.sensors import events_sensor
 
 DEFAULT_XDR_START = "2024-01-01"
 DEFAULT_DATA_DIR = "./data"
 SNAPSHOT_JOB = "portabilling_snapshot_job"
 XDRS_JOB = "portabilling_xdrs_job"
+EVENTS_JOB = "portabilling_events_job"
+DEFAULT_SENSOR_INTERVAL_S = 30
 # Tuning knobs: environment variable -> resource field.
 TUNING = {
     "PORTABILLING_PAGE_SIZE": "page_size",
@@ -40,9 +44,23 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
         selection=dg.AssetSelection.assets(xdrs),
         description="One UTC day of xDRs.",
     )
+    events_job = dg.define_asset_job(
+        EVENTS_JOB,
+        selection=dg.AssetSelection.assets(events),
+        description="Apply pending provisioning events to accounts and customers in place.",
+    )
+    interval = environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
     return dg.Definitions(
-        assets=[customers, accounts, xdrs],
-        jobs=[snapshot_job, xdrs_job],
+        assets=[customers, accounts, xdrs, events],
+        jobs=[snapshot_job, xdrs_job, events_job],
+        sensors=[
+            events_sensor(
+                EVENTS_JOB,
+                int(parse_number(environ, "PORTABILLING_EVENTS_SENSOR_INTERVAL_S"))
+                if interval
+                else DEFAULT_SENSOR_INTERVAL_S,
+            )
+        ],
         schedules=[
             dg.ScheduleDefinition(
                 name="portabilling_daily_snapshot",
@@ -62,6 +80,9 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
             "portabilling": portabilling_resource(environ),
             "storage": ParquetStorageResource(
                 data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
+            ),
+            "events_store": EventStoreResource(
+                path=_env_or(environ, "PORTABILLING_EVENTS_DB", DEFAULT_EVENTS_DB)
             ),
         },
     )

@@ -4,6 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from connector.client import PortaBillingClient
+from connector.events.store import DEFAULT_EVENTS_DB, EventStore
 from connector.storage import TableStore
 
 
@@ -57,3 +58,16 @@ class ParquetStorageResource(dg.ConfigurableResource):
 
     def get_store(self) -> TableStore:
         return TableStore(self.data_dir)
+
+
+class EventStoreResource(dg.ConfigurableResource):
+    """The durable store the ESPF receiver writes and the events sensor and runs read."""
+
+    path: str = Field(
+        default=DEFAULT_EVENTS_DB,
+        description="SQLite file of the event store (PORTABILLING_EVENTS_DB).",
+    )
+
+    def get_store(self) -> EventStore:
+        """An open store; close it (or use it in a `with` block) when done."""
+        return EventStore(self.path)
