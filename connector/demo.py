@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from connector.emulator import Emulator, EmulatorConfig
-from connector.project import SNAPSHOT_JOB, XDRS_JOB, build_defs
+from connector.project import EVENTS_JOB, SNAPSHOT_JOB, XDRS_JOB, build_defs
 from connector.storage import TableStore
 
 DEMO_XDR_START = date(2024, 1, 1)
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
         with _environment(_demo_environment(emulator, args.data_dir)):
             defs = build_defs()
             _run_job(defs, SNAPSHOT_JOB)
+            _run_job(defs, EVENTS_JOB)
             for day in range(args.days):
                 _run_job(defs, XDRS_JOB, (DEMO_XDR_START + timedelta(days=day)).isoformat())
     _print_summary(args.data_dir, time.monotonic() - started)
@@ -57,6 +58,7 @@ def _demo_environment(emulator: Emulator, data_dir: str) -> dict[str, str]:
         "PORTABILLING_PASSWORD": emulator.password,
         "PORTABILLING_DATA_DIR": data_dir,
         "PORTABILLING_XDR_START_DATE": DEMO_XDR_START.isoformat(),
+        "PORTABILLING_EVENTS_DB": os.path.join(data_dir, "_events.sqlite3"),
     }
 
 
@@ -88,7 +90,7 @@ def _run_job(defs: dg.Definitions, name: str, partition_key: str | None = None) 
 def _print_summary(data_dir: str, seconds: float) -> None:
     store = TableStore(data_dir)
     print(f"\ntables under {data_dir} ({seconds:.1f} s):")
-    for table in ("customers", "accounts", "xdrs"):
+    for table in ("customers", "accounts", "xdrs", "events"):
         data = store.read(table)
         rows = 0 if data is None else data.num_rows
         print(f"  {table:<10} {rows:>9,} rows  {store.table_uri(table)}")
