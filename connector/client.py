@@ -43,7 +43,10 @@ _RETRIED_EXCEPTIONS = (
 
 @dataclasses.dataclass(frozen=True)
 class ClientStats:
-    """What the client did so far: HTTP requests, retries, 429s, refreshes, logins, bytes read."""
+    """What the client did so far: HTTP requests, retries, 429s, refreshes, logins, bytes read.
+
+    `requests` counts every HTTP request sent, logins, refreshes and retries included.
+    """
 
     requests: int = 0
     retries: int = 0
@@ -208,6 +211,16 @@ class PortaBillingClient:
     `legacy=True` speaks the pre-MR101 protocol: form fields `params` and `auth_info`, each a JSON
     string, with `auth_info={"session_id": ...}`. The login itself is `Session/login` with `params`
     `{"login", "password"|"token"}` in both modes, which every release accepts.
+
+    Args:
+        verify: True (system CAs), a CA-bundle path, or False (warns once).
+        timeout: seconds to connect and to read, or a `(connect, read)` pair.
+        max_concurrency: requests in flight at once over all threads; also the pool size.
+        max_retries: retries of one request at most; `retry_deadline` bounds their total time.
+        backoff_base: first backoff step; step n waits `uniform(0, min(backoff_cap, base * 2**n))`.
+        refresh_margin: refresh this long before expiry (never in a token's first half-life).
+        public_key: the server's RS256 public key (PEM); tokens failing it are refused.
+        clock: epoch seconds, and `sleep`, injectable so tests never wait.
     """
 
     def __init__(

@@ -88,6 +88,19 @@ def test_connection_refused_is_retried_then_gives_up(make_client: Factory, clock
     }
 
 
+def test_read_timeout_is_retried(server: ScriptedServer, make_client: Factory) -> None:
+    released = threading.Event()
+    stalled = Reply(**{**vars(OK), "before": lambda: released.wait(5)})
+    server.script("Account/get_account_info", stalled, OK)
+    client = make_client(timeout=(5.0, 0.1))
+    try:
+        assert client.call(*CALL) == OK.body
+    finally:
+        released.set()
+    assert server.count("Account/get_account_info") == 2
+    assert client.stats.retries == 1
+
+
 def test_gives_up_after_max_retries(server: ScriptedServer, make_client: Factory) -> None:
     server.script("Account/get_account_info", Reply(503))
     with pytest.raises(TransientError, match="gave up after 4 attempts") as caught:
