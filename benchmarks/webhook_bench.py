@@ -1,7 +1,8 @@
 """Webhook benchmark: durable events/s and latency of `portabilling webhook`, from a load process.
 
 Starts the real command as a subprocess (its own process, its own SQLite file in WAL mode with
-synchronous=FULL), then drives it from this process with keep-alive HTTP connections:
+synchronous=FULL), then drives it from this process (asyncio, keep-alive HTTP/1.1 connections, a
+deliberately light client so it takes little of the 2 cores from the receiver):
 1. saturation: `--concurrency` connections send `--events` events as fast as answers come back;
 2. paced: `--rate` events/s for `--duration` s, latency measured from each request's scheduled
    send time (so a stall is not hidden by the sender waiting on it).
@@ -11,18 +12,18 @@ Every answer must be 200; the store must then hold every event.
 """
 
 import argparse
+import asyncio
 import base64
-import http.client
 import json
 import os
+import platform
 import re
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -41,6 +42,7 @@ class Result:
     latencies: list[float]
     wall_s: float
     errors: int
+    receiver_cpu_s: float = 0.0
 
     def row(self) -> str:
         ordered = sorted(self.latencies)
@@ -52,13 +54,14 @@ class Result:
         return (
             f"| {self.name} | {len(ordered)} | {self.errors} | {rate:,.0f} | "
             f"{1000 * statistics.fmean(ordered):.1f} | {ms(0.5):.1f} | {ms(0.95):.1f} | "
-            f"{ms(0.99):.1f} | {1000 * ordered[-1]:.1f} |"
+            f"{ms(0.99):.1f} | {1000 * ordered[-1]:.1f} | "
+            f"{1000 * self.receiver_cpu_s / len(ordered):.3f} |"
         )
 
 
 @contextmanager
-def webhook(db_path: str) -> Iterator[str]:
-    """Run `portabilling webhook` on a free port; yield its base URL."""
+def webhook(db_path: str) -> Iterator[tuple[str, int]]:
+    """Run `portabilling webhook` on a free port; yield its base URL and process id."""
     env = {
         **os.environ,
         "PORTABILLING_WEBHOOK_USER": USER,
@@ -71,92 +74,105 @@ def webhook(db_path: str) -> Iterator[str]:
         match = re.search(r"(http://\S+)/events", process.stdout.readline())
         if not match:
             raise RuntimeError("the webhook did not start")
-        yield match.group(1)
+        yield match.group(1), process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
 class Sender:
-    """One keep-alive connection posting events."""
+    """One keep-alive connection posting events with pre-formatted HTTP/1.1 (a light client)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader, self._writer = reader, writer
+
+    @classmethod
+    async def open(cls, url: str) -> "Sender":
         address = urlsplit(url)
-        self._connection = http.client.HTTPConnection(address.hostname or "", address.port)
+        return cls(*await asyncio.open_connection(address.hostname, address.port))
 
-    def send(self, i_event: int) -> bool:
-        body = json.dumps(
-            {
-                "event_type": "Subscriber/Updated",
-                "variables": {"i_event": i_event, "i_account": i_event % 5000 + 1},
-            }
+    async def send(self, i_event: int) -> bool:
+        variables = {"i_event": i_event, "i_account": i_event % 5000 + 1}
+        body = json.dumps({"event_type": "Subscriber/Updated", "variables": variables}).encode()
+        head = (
+            f"POST /events HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+            f"Authorization: {AUTHORIZATION}\r\nContent-Length: {len(body)}\r\n\r\n"
         )
-        headers = {"Content-Type": "application/json", "Authorization": AUTHORIZATION}
-        self._connection.request("POST", "/events", body, headers)
-        response = self._connection.getresponse()
-        response.read()
-        return response.status == 200
+        self._writer.write(head.encode() + body)
+        response_head = await self._reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?i)content-length: *(\d+)", response_head)
+        await self._reader.readexactly(int(length.group(1)) if length else 0)
+        return response_head.startswith(b"HTTP/1.1 200")
+
+    def close(self) -> None:
+        self._writer.close()
 
 
-def saturate(url: str, events: int, concurrency: int, first: int) -> Result:
+async def saturate(url: str, events: int, concurrency: int, first: int) -> Result:
     """Closed loop: each connection sends its next event as soon as the previous one is answered."""
     latencies: list[float] = []
-    errors = [0]
+    errors = 0
     ids = iter(range(first, first + events))
-    lock = threading.Lock()
 
-    def worker() -> None:
-        sender = Sender(url)
-        while True:
-            with lock:
-                i_event = next(ids, None)
-            if i_event is None:
-                return
+    async def worker() -> None:
+        nonlocal errors
+        sender = await Sender.open(url)
+        for i_event in ids:
             started = time.perf_counter()
-            ok = sender.send(i_event)
+            errors += not await sender.send(i_event)
             latencies.append(time.perf_counter() - started)
-            errors[0] += not ok
+        sender.close()
 
-    wall = _run_threads(worker, concurrency)
-    return Result(f"saturation, {concurrency} connections", latencies, wall, errors[0])
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - started
+    return Result(f"saturation, {concurrency} connections", latencies, wall, errors)
 
 
-def paced(url: str, rate: float, duration_s: float, concurrency: int, first: int) -> Result:
+async def paced(url: str, rate: float, duration_s: float, concurrency: int, first: int) -> Result:
     """Open loop at `rate`/s, latency counted from each event's scheduled time."""
     latencies: list[float] = []
-    errors = [0]
+    errors = 0
     per_worker = int(rate * duration_s / concurrency)
     interval = concurrency / rate
     start = time.perf_counter() + 0.2
 
-    def worker(offset: int) -> None:
-        sender = Sender(url)
+    async def worker(offset: int) -> None:
+        nonlocal errors
+        sender = await Sender.open(url)
         for n in range(per_worker):
             scheduled = start + (n + offset / concurrency) * interval
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)  # pacing the load, not waiting for the system under test
-            ok = sender.send(first + n * concurrency + offset)
+            # pacing the load generator, not waiting for the system under test
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            errors += not await sender.send(first + n * concurrency + offset)
             latencies.append(time.perf_counter() - scheduled)
-            errors[0] += not ok
+        sender.close()
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
     wall = time.perf_counter() - start
-    return Result(f"paced {rate:,.0f}/s, {concurrency} connections", latencies, wall, errors[0])
+    return Result(f"paced {rate:,.0f}/s, {concurrency} connections", latencies, wall, errors)
 
 
-def _run_threads(target: Callable[[], None], count: int) -> float:
-    threads = [threading.Thread(target=target) for _ in range(count)]
-    started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return time.perf_counter() - started
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def drive(url: str, pid: int, args: argparse.Namespace) -> list[Result]:
+    """The saturation phase, then the paced phase, on the same receiver."""
+    phases = [
+        saturate(url, args.events, args.concurrency, first=1),
+        paced(url, args.rate, args.duration, args.concurrency, first=10_000_000),
+    ]
+    results = []
+    for phase in phases:
+        before = cpu_seconds(pid)
+        result = await phase
+        result.receiver_cpu_s = cpu_seconds(pid) - before
+        results.append(result)
+    return results
 
 
 def main() -> int:
@@ -170,15 +186,20 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db_path = os.path.join(tmp, "_events.sqlite3")
-        with webhook(db_path) as url:
-            results = [
-                saturate(url, args.events, args.concurrency, first=1),
-                paced(url, args.rate, args.duration, args.concurrency, first=10_000_000),
-            ]
+        with webhook(db_path) as (url, pid):
+            results = asyncio.run(drive(url, pid, args))
         with EventStore(db_path) as store:
             stored = sum(store.counts().values())
-    print("| phase | events | non-200 | events/s | mean ms | p50 ms | p95 ms | p99 ms | max ms |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load average before/during: {load}\n"
+    )
+    print(
+        "| phase | events | non-200 | events/s | mean ms | p50 ms | p95 ms | p99 ms | max ms "
+        "| receiver CPU ms/event |"
+    )
+    print("| --- " * 10 + "|")
     for result in results:
         print(result.row())
     sent = sum(len(result.latencies) for result in results)

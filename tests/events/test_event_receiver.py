@@ -2,6 +2,7 @@
 
 import json
 import logging
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,13 +12,14 @@ from espf_helpers import (
     CUSTOM_CREDENTIAL,
     CUSTOM_TYPE,
     PASSWORD,
+    USER,
     basic_header,
     delivery,
     post,
     signature_headers,
 )
 
-from connector.events import EntityKind, EventReceiver, EventStore
+from connector.events import BasicAuth, EntityKind, EventReceiver, EventStore
 
 
 def _stored(store: EventStore) -> int:
@@ -199,3 +201,17 @@ def test_logs_never_show_credentials(
     assert caplog.records  # the failed commit was logged
     assert PASSWORD not in caplog.text
     assert basic_header()["Authorization"].split()[1] not in caplog.text
+
+
+def test_a_locked_store_gets_503_then_recovers(db_path: str) -> None:
+    with (
+        EventStore(db_path, busy_timeout_s=0.1) as store,
+        EventReceiver(store, BasicAuth(USER, PASSWORD)) as rx,
+    ):
+        other = sqlite3.connect(db_path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")  # another process holding the write lock too long
+        assert post(rx.url, delivery(1), basic_header()).status_code == 503
+        other.execute("ROLLBACK")
+        other.close()
+        assert post(rx.url, delivery(1), basic_header()).status_code == 200
+        assert _stored(store) == 1
