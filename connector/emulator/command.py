@@ -2,7 +2,6 @@
 
 import argparse
 import signal
-import threading
 from datetime import date
 from typing import Any
 
@@ -205,15 +204,14 @@ def _banner(emulator: Emulator) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Start the emulator, print its URL and credentials, serve until SIGINT/SIGTERM."""
-    stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    config = config_from(args)
+    stops = {signal.SIGINT, signal.SIGTERM}
+    # Blocked before any server thread exists, so only sigwait below ever sees them.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
-        with Emulator(config_from(args)) as emulator:
+        with Emulator(config) as emulator:
             print(_banner(emulator), flush=True)
-            stop.wait()
+            signal.sigwait(stops)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     return 0

@@ -1,6 +1,9 @@
 """Fixtures for talking to the emulator over real HTTP with plain `requests`."""
 
+import json
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -76,3 +79,39 @@ def api(emu: Emulator, make_api: Callable[[Emulator], Api]) -> Api:
     caller = make_api(emu)
     caller.login()
     return caller
+
+
+class Webhook:
+    """A tiny ESPF receiver on loopback: records each POST, answers from a scripted status list."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], dict[str, Any]]] = []
+        self.script: list[int] = []
+        webhook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                webhook.received.append((dict(self.headers.items()), body))
+                status = webhook.script.pop(0) if webhook.script else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [body for _, body in self.received]
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    receiver = Webhook()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
