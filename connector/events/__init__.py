@@ -18,6 +18,7 @@ from connector.events.store import (
     EventStore,
     EventStoreError,
     PendingBatch,
+    PendingSummary,
     default_events_db_path,
 )
 from connector.events.types import EntityKind, Event, InvalidEvent, StoredEvent, parse_event
@@ -37,6 +38,7 @@ __all__ = [
     "EventStoreError",
     "InvalidEvent",
     "PendingBatch",
+    "PendingSummary",
     "SignatureAuth",
     "StoredEvent",
     "WebhookApp",

@@ -78,6 +78,14 @@ class PendingBatch:
         return tuple(ref.id for ref in self.entities if ref.kind == kind)
 
 
+@dataclass(frozen=True)
+class PendingSummary:
+    """The size of the backlog, without reading it."""
+
+    count: int
+    max_i_event: int | None
+
+
 class EventStore:
     """Events and their state (pending → claimed by a run → done), durable on every commit.
 
@@ -145,20 +153,30 @@ class EventStore:
 
     def pending_entities(self, limit: int | None = None) -> PendingBatch:
         """The oldest `limit` pending events (all if None), coalesced to distinct entities."""
-        sql = "SELECT i_event, entity_kind, entity_id FROM events WHERE state = ? ORDER BY seq"
-        params: tuple[object, ...] = (PENDING,)
-        if limit is not None:
-            sql, params = sql + " LIMIT ?", (PENDING, limit)
-        with self._read() as db:
-            rows = db.execute(sql, params).fetchall()
-        i_events = tuple(row[0] for row in rows)
-        distinct = {(kind, eid) for _, kind, eid in rows if kind is not None}
-        entities = {EntityRef(EntityKind(kind), eid) for kind, eid in distinct}
-        return PendingBatch(
-            entities=tuple(sorted(entities)),
-            i_events=i_events,
-            max_i_event=max(i_events, default=None),
+        sql = (
+            "SELECT i_event, entity_kind, entity_id FROM events WHERE state = ?"
+            " ORDER BY seq LIMIT ?"
         )
+        with self._read() as db:
+            return _batch(db.execute(sql, (PENDING, _sql_limit(limit))).fetchall())
+
+    def pending_summary(self) -> PendingSummary:
+        """How many events are pending and the highest pending `i_event` (cheap: one aggregate)."""
+        sql = "SELECT count(*), max(i_event) FROM events WHERE state = ?"
+        with self._read() as db:
+            count, max_i_event = db.execute(sql, (PENDING,)).fetchone()
+        return PendingSummary(count=count, max_i_event=max_i_event)
+
+    def claim_pending(self, run_id: str, limit: int | None = None) -> PendingBatch:
+        """Atomically claim the oldest `limit` pending events (all if None) for `run_id`."""
+        sql = (
+            "UPDATE events SET state = ?, run_id = ?, claimed_at = ? WHERE seq IN"
+            " (SELECT seq FROM events WHERE state = ? ORDER BY seq LIMIT ?)"
+            " RETURNING i_event, entity_kind, entity_id"
+        )
+        with self._write() as db:
+            params = (CLAIMED, run_id, self._clock(), PENDING, _sql_limit(limit))
+            return _batch(db.execute(sql, params).fetchall())
 
     def claim(self, i_events: Sequence[int], run_id: str) -> int:
         """Mark those of `i_events` still pending as claimed by `run_id`; the number claimed."""
@@ -218,6 +236,22 @@ class EventStore:
         with self._read() as db:
             found = dict(db.execute(sql).fetchall())
         return {state: found.get(state, 0) for state in (PENDING, CLAIMED, DONE)}
+
+
+def _sql_limit(limit: int | None) -> int:
+    return -1 if limit is None else limit  # SQLite reads a negative LIMIT as "no limit"
+
+
+def _batch(rows: list[tuple[int, str | None, int | None]]) -> PendingBatch:
+    """Coalesce `(i_event, entity_kind, entity_id)` rows to distinct entities."""
+    i_events = tuple(row[0] for row in rows)
+    distinct = {(kind, eid) for _, kind, eid in rows if kind is not None and eid is not None}
+    entities = {EntityRef(EntityKind(kind), eid) for kind, eid in distinct}
+    return PendingBatch(
+        entities=tuple(sorted(entities)),
+        i_events=i_events,
+        max_i_event=max(i_events, default=None),
+    )
 
 
 def _insert_row(event: Event) -> tuple[object, ...]:

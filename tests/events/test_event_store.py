@@ -19,6 +19,7 @@ from connector.events import (
     Event,
     EventStore,
     EventStoreError,
+    PendingSummary,
 )
 
 
@@ -148,7 +149,7 @@ with EventStore(sys.argv[1]) as store:
 
 
 def test_two_processes_share_the_store(store: EventStore, db_path: str) -> None:
-    total = 1500
+    total = 500
     writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_WRITER), db_path, str(total)])
     runs = 0
     while writer.poll() is None or not store.pending_entities().is_empty:
@@ -168,8 +169,35 @@ def test_sensor_reads_of_100k_pending_events_are_fast(store: EventStore) -> None
         for i in range(1, 100_001)
     )
     started = time.perf_counter()
+    summary = store.pending_summary()
     batch = store.pending_entities()
-    claimed = store.claim(batch.i_events, "run-big")
+    claimed = store.claim_pending("run-big")
     elapsed = time.perf_counter() - started
-    assert (len(batch.entities), claimed) == (5000, 100_000)
+    assert (summary.count, len(batch.entities), len(claimed.i_events)) == (100_000, 5000, 100_000)
     assert elapsed < 5.0
+
+
+def test_pending_summary_counts_without_reading_the_backlog(store: EventStore) -> None:
+    store.add_many([make_event(3), make_event(9), make_event(5)])
+    store.claim([9], "run-a")
+    assert store.pending_summary() == PendingSummary(count=2, max_i_event=5)
+
+
+def test_pending_summary_of_an_empty_backlog(store: EventStore) -> None:
+    assert store.pending_summary() == PendingSummary(count=0, max_i_event=None)
+
+
+def test_claim_pending_claims_exactly_the_batch_it_returns(store: EventStore) -> None:
+    store.add_many([make_event(1, i_account=7), make_event(2, i_account=7), make_event(3)])
+    batch = store.claim_pending("run-a", limit=2)
+    assert (sorted(batch.i_events), batch.entities) == ([1, 2], (EntityRef(EntityKind.ACCOUNT, 7),))
+    assert store.claimed_runs() == {"run-a": 2}
+    assert store.pending_entities().i_events == (3,)
+
+
+def test_claim_pending_never_hands_an_event_to_two_runs(store: EventStore) -> None:
+    store.add_many(make_event(i) for i in range(1, 101))
+    first = store.claim_pending("run-a", limit=60)
+    second = store.claim_pending("run-b")
+    assert set(first.i_events).isdisjoint(second.i_events)
+    assert len(first.i_events) + len(second.i_events) == 100
