@@ -1,0 +1,64 @@
+"""Run one contender as a process and measure wall time and peak RSS of its whole process tree."""
+
+import contextlib
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+POLL_S = 0.02
+
+
+@dataclass
+class Measurement:
+    """What one contender run took."""
+
+    wall_s: float
+    peak_rss: int
+    stdout: str
+    stderr: str
+
+
+def tree_rss(process: psutil.Process) -> int:
+    """Resident bytes of a process and all its descendants (processes that vanish count 0)."""
+    total = 0
+    try:
+        family = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for member in family:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            total += member.memory_info().rss
+    return total
+
+
+def run(command: list[str], env: dict[str, str], cwd: Path, timeout_s: float) -> Measurement:
+    """Run `command` to completion, polling its tree's RSS; raise on a non-zero exit."""
+    # Files, not pipes: a chatty contender (Dagster logs) must never block on a full pipe.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.monotonic()
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err, text=True)
+        peak = _watch(child, timeout_s, started)
+        wall = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if child.returncode != 0:
+        raise RuntimeError(f"{command[:3]} exited {child.returncode}: {stderr[-2000:]}")
+    return Measurement(wall_s=wall, peak_rss=peak, stdout=stdout, stderr=stderr)
+
+
+def _watch(child: subprocess.Popen[str], timeout_s: float, started: float) -> int:
+    """Poll the child's tree RSS until it exits; the peak seen."""
+    watched = psutil.Process(child.pid)
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, tree_rss(watched))
+        if time.monotonic() - started > timeout_s:
+            child.kill()
+            raise TimeoutError(f"{child.args!r} exceeded {timeout_s:.0f} s")
+        time.sleep(POLL_S)
+    return peak

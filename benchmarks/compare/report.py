@@ -1,0 +1,123 @@
+"""Raw results → the Markdown tables of benchmarks/RESULTS.md."""
+
+import platform
+import statistics
+from collections.abc import Iterable
+from importlib import metadata
+from typing import Any
+
+import psutil
+
+MB = 1024 * 1024
+NAMES = {
+    "ours": "ours: `dagster asset materialize`",
+    "script": "hand-written requests + pandas",
+    "dlt": "dlt `rest_api` → Parquet",
+    "ceiling8": "raw ceiling, 8 concurrent",
+    "ceiling16": "raw ceiling, 16 concurrent",
+}
+ORDER = list(NAMES)
+
+
+def one_line(row: dict[str, Any]) -> str:
+    """Progress line for one run."""
+    extra = (
+        f", extraction {row['extraction']['records_per_s']:,.0f} rec/s"
+        if "extraction" in row
+        else ""
+    )
+    return (
+        f"{row['size']:>9,} acc {row['latency_ms']:>4.0f} ms  {row['contender']:<10} "
+        f"{row['wall_s']:7.2f} s  {row['peak_rss'] / MB:6.0f} MB  {row['requests']:5} req{extra}"
+    )
+
+
+def machine() -> str:
+    """One paragraph naming the machine and the versions measured."""
+    with open("/proc/cpuinfo") as cpuinfo:
+        models = [line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line]
+    cpu = models[0] if models else platform.processor()
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("dagster", "dlt", "pandas", "pyarrow", "requests")
+    )
+    return (
+        f"{cpu}, {psutil.cpu_count()} logical cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB RAM, "
+        f"{platform.platform()}, Python {platform.python_version()}; {versions}."
+    )
+
+
+def _group(
+    results: Iterable[dict[str, Any]],
+) -> dict[tuple[int, float], dict[str, list[dict[str, Any]]]]:
+    groups: dict[tuple[int, float], dict[str, list[dict[str, Any]]]] = {}
+    for row in results:
+        groups.setdefault((row["size"], row["latency_ms"]), {}).setdefault(
+            row["contender"], []
+        ).append(row)
+    return groups
+
+
+def _median(rows: list[dict[str, Any]], field: str) -> float:
+    return statistics.median(float(row[field]) for row in rows)
+
+
+def _table(size: int, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    ours = _median(runs["ours"], "wall_s") if "ours" in runs else None
+    lines = [
+        "| contender | wall median (min-max) s | records/s | peak RSS MB (max) | requests "
+        "| ours faster by |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for key in [k for k in ORDER if k in runs]:
+        rows = runs[key]
+        walls = [row["wall_s"] for row in rows]
+        wall = statistics.median(walls)
+        ratio = f"{wall / ours:.2f}x" if ours else "-"
+        peak = max(row["peak_rss"] for row in rows) / MB
+        lines.append(
+            f"| {NAMES[key]} | {wall:.2f} ({min(walls):.2f}-{max(walls):.2f}) "
+            f"| {size / wall:,.0f} | {peak:,.0f} | {rows[0]['requests']:,} | {ratio} |"
+        )
+    return lines
+
+
+def _phases(size: int, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Fetch-phase rates: ours from the run's metadata, the ceilings timed inside the process."""
+    lines = []
+    if "ours" in runs:
+        rates = [row["extraction"]["records_per_s"] for row in runs["ours"]]
+        lines.append(
+            f"ours, fetch-and-write phase (run metadata): {statistics.median(rates):,.0f} records/s"
+        )
+    for key in ("ceiling8", "ceiling16"):
+        if key in runs:
+            rate = statistics.median(size / row["fetch_s"] for row in runs[key])
+            share = ""
+            if "ours" in runs:
+                share = f" (ours' phase = {statistics.median(rates) / rate:.0%} of it)"
+            lines.append(f"{NAMES[key]}, fetch phase: {rate:,.0f} records/s{share}")
+    return [f"- {line}" for line in lines]
+
+
+def markdown(results: list[dict[str, Any]], started: str, command: str) -> str:
+    """The whole RESULTS.md body."""
+    out = [
+        "# Side-by-side benchmarks: ours vs a hand-written script vs dlt vs the raw ceiling",
+        "",
+        f"Reproduce (from the repository root, with `pip install -e '.[dev,bench]'`): `{command}`",
+        "",
+        f"Run started {started} on: {machine()}",
+        "",
+        "Each contender runs as its own process against the bundled emulator (its own process), "
+        "interleaved round by round on the same emulator. Wall time is the whole command, "
+        "interpreter start-up included. Peak RSS is the sum over the contender's process tree, "
+        "polled every 20 ms. Requests are counted by the emulator (logins included). "
+        "\"ours faster by\" = contender's median wall / ours' median wall.",
+    ]
+    for (size, latency), runs in sorted(_group(results).items()):
+        rounds = max(len(rows) for rows in runs.values())
+        out += ["", f"## {size:,} accounts, {latency:g} ms latency ({rounds} round(s))", ""]
+        out += [*_table(size, runs), "", *_phases(size, runs)]
+    return "\n".join(out) + "\n"
