@@ -6,7 +6,8 @@ deliberately light client so it takes little of the 2 cores from the receiver):
 1. saturation: `--concurrency` connections send `--events` events as fast as answers come back;
 2. paced: `--rate` events/s for `--duration` s, latency measured from each request's scheduled
    send time (so a stall is not hidden by the sender waiting on it).
-Every answer must be 200; the store must then hold every event.
+Every answer must be 200; the store must then hold every event. Finally times the store calls
+the sensor and runs make, with `--backlog` events pending.
 
     python benchmarks/webhook_bench.py [--events 20000] [--concurrency 16] [--rate 1000]
 """
@@ -23,12 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from connector.events import EventStore
+from connector.events import EntityKind, Event, EventStore
 
 USER, PASSWORD = "bench", "bench-password"
 AUTHORIZATION = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -175,6 +177,29 @@ async def drive(url: str, pid: int, args: argparse.Namespace) -> list[Result]:
     return results
 
 
+def time_store_reads(db_path: str, backlog: int) -> list[tuple[str, float]]:
+    """Seconds each sensor/run store call takes with `backlog` pending events (5,000 accounts)."""
+    at = datetime.now(UTC)
+    with EventStore(db_path) as store:
+        store.add_many(
+            Event(i, "Subscriber/Updated", {"i_event": i}, EntityKind.ACCOUNT, i % 5000 + 1, at)
+            for i in range(1, backlog + 1)
+        )
+        calls: list[tuple[str, Callable[[], object]]] = [
+            ("pending_summary()", store.pending_summary),
+            ("pending_entities()", store.pending_entities),
+            ("claim_pending(run_id)", lambda: store.claim_pending("bench-run")),
+            ("events(all i_events)", lambda: store.events(range(1, backlog + 1))),
+            ("complete(run_id)", lambda: store.complete("bench-run")),
+        ]
+        timings = []
+        for name, call in calls:
+            started = time.perf_counter()
+            call()
+            timings.append((name, time.perf_counter() - started))
+    return timings
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -183,6 +208,9 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument(
+        "--backlog", type=int, default=100_000, help="pending events for store reads"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db_path = os.path.join(tmp, "_events.sqlite3")
@@ -190,6 +218,7 @@ def main() -> int:
             results = asyncio.run(drive(url, pid, args))
         with EventStore(db_path) as store:
             stored = sum(store.counts().values())
+        timings = time_store_reads(os.path.join(tmp, "_backlog.sqlite3"), args.backlog)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
@@ -203,7 +232,10 @@ def main() -> int:
     for result in results:
         print(result.row())
     sent = sum(len(result.latencies) for result in results)
-    print(f"\nstored after shutdown: {stored} of {sent} sent")
+    print(f"\nstored after shutdown: {stored} of {sent} sent\n")
+    print(f"| store call, {args.backlog:,} pending events | seconds |\n| --- | --- |")
+    for name, seconds in timings:
+        print(f"| `{name}` | {seconds:.3f} |")
     return 0 if stored == sent and not any(result.errors for result in results) else 1
 
 

@@ -30,9 +30,9 @@ CREATE TABLE IF NOT EXISTS events (
     run_id TEXT,
     claimed_at REAL
 );
-CREATE INDEX IF NOT EXISTS events_by_state ON events (state, entity_kind, entity_id);
-CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id) WHERE run_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_by_entity ON events (entity_kind, entity_id);
+-- One index, on state alone: its entries follow seq (the rowid) within a state, so the backlog
+-- reads oldest-first with no sort, and each row update touches just this one index.
+CREATE INDEX IF NOT EXISTS events_by_state ON events (state);
 """
 
 _INSERT = """
@@ -204,6 +204,15 @@ class EventStore:
         )
         with self._write() as db:
             return db.execute(sql, (PENDING, CLAIMED, self._clock() - max_age_s)).rowcount
+
+    def prune_done(self, older_than_s: float) -> int:
+        """Delete done events received more than `older_than_s` ago; the number deleted.
+
+        Keep them past ESPF's retry window: a pruned `i_event` redelivered would count as new.
+        """
+        sql = "DELETE FROM events WHERE state = ? AND received_at < ?"
+        with self._write() as db:
+            return db.execute(sql, (DONE, self._clock() - older_than_s)).rowcount
 
     def _move_claimed(self, run_id: str, state: str, *, keep_run_id: bool = True) -> int:
         run_id_after = "run_id" if keep_run_id else "NULL"

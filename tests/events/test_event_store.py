@@ -201,3 +201,18 @@ def test_claim_pending_never_hands_an_event_to_two_runs(store: EventStore) -> No
     second = store.claim_pending("run-b")
     assert set(first.i_events).isdisjoint(second.i_events)
     assert len(first.i_events) + len(second.i_events) == 100
+
+
+def test_prune_done_deletes_only_old_done_events(db_path: str, clock: Any) -> None:
+    def received(i_event: int) -> Event:
+        at = datetime.fromtimestamp(clock(), UTC)
+        return Event(i_event, "DID/Updated", {"i_event": i_event}, None, None, at)
+
+    with EventStore(db_path, clock=clock) as store:
+        store.add_many([received(1), received(2)])
+        clock.advance(86_400)
+        store.add(received(3))
+        store.claim([1, 3], "run-a")
+        store.complete("run-a")
+        assert store.prune_done(older_than_s=3600) == 1
+        assert [event.i_event for event in store.events([1, 2, 3])] == [2, 3]
