@@ -222,7 +222,11 @@ class ListScan:
         self._seen: set[int] = set()
         self._lock = threading.Lock()
 
-    def pages(self) -> Iterator[Page]:
+    def _start_over(self) -> None:
+        """Each pass of `pages()` is a fresh scan with a fresh report."""
+        self.report, self._seen = ScanReport(), set()
+
+    def pages(self) -> Generator[Page, None, None]:
         """De-duplicated pages in the server's order; `report` is final once this is exhausted."""
         if self._executor is not None:
             yield from self._scan(self._executor)
@@ -255,6 +259,7 @@ class ListScan:
         return pool.submit(self._fetch, offset, limit)
 
     def _scan(self, pool: Executor) -> Iterator[Page]:
+        self._start_over()
         started = self._clock()
         first = self._submit(pool, 0, self.page_size).result()
         self.report.total_before = first.total
@@ -357,9 +362,60 @@ class ListScan:
             self._on_progress(Progress(self.report.pages, expected, self.report.rows, elapsed))
 
 
-def _collect(scan: ListScan) -> list[Page]:
-    """All pages of a small scan (runs on a driver thread)."""
-    return list(scan.pages())
+class _Handoff:
+    """A few pages handed from a driver thread to the consumer; cancelling releases the driver."""
+
+    def __init__(self, capacity: int) -> None:
+        self._pages: deque[Page] = deque()
+        self._capacity = capacity
+        self._changed = threading.Condition()
+        self._finished = self._cancelled = False
+
+    def put(self, page: Page) -> bool:
+        """Wait for room and hand `page` over; False once the consumer has gone."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._cancelled or len(self._pages) < self._capacity)
+            if not self._cancelled:
+                self._pages.append(page)
+                self._changed.notify_all()
+            return not self._cancelled
+
+    def finish(self) -> None:
+        """The driver has no more pages (done or failed)."""
+        with self._changed:
+            self._finished = True
+            self._changed.notify_all()
+
+    def cancel(self) -> None:
+        """The consumer wants no more pages."""
+        with self._changed:
+            self._cancelled = True
+            self._pages.clear()
+            self._changed.notify_all()
+
+    def __iter__(self) -> Iterator[Page]:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: bool(self._pages) or self._finished)
+                if not self._pages:
+                    return
+                page = self._pages.popleft()
+                self._changed.notify_all()
+            yield page
+
+
+def _drive(scan: ListScan, handoff: _Handoff) -> None:
+    """Run `scan` on a driver thread, handing its pages over as they come."""
+    try:
+        with closing(scan.pages()) as pages:
+            for page in pages:
+                if not handoff.put(page):
+                    return
+    finally:
+        handoff.finish()
+
+
+_Started = tuple[ListScan, _Handoff, "Future[None]"]
 
 
 class FanOut:
@@ -367,7 +423,8 @@ class FanOut:
 
     Iterate it for pages (scan by scan, in `param_sets` order, rows de-duplicated by key across all
     scans); `report` adds up the scans once iteration ends. Progress counts finished scans as pages.
-    Each scan's rows are held until its turn comes, at most 2 x `concurrency` scans at a time.
+    At most `concurrency` scans run at once and 2 x `concurrency` are started, each holding at most
+    2 pages for the consumer plus its own look-ahead, so one huge scan streams like a `ListScan`.
     """
 
     def __init__(
@@ -400,47 +457,70 @@ class FanOut:
     def __next__(self) -> Page:
         return next(self._pages)
 
-    def _run(self) -> Iterator[Page]:
-        started, seen = self._clock(), set[int]()
-        with _thread_pool(self.concurrency) as fetchers, _thread_pool(self.concurrency) as drivers:
-            finished = self._finished_scans(drivers, fetchers)
-            for done, (scan, pages) in enumerate(finished, 1):
-                self.report.absorb(scan.report)
-                for page in pages:
-                    fresh = self._drop_seen(page, seen)
-                    if fresh:
-                        yield fresh
-                if self._on_progress is not None:
-                    elapsed = self._clock() - started
-                    total = len(self._param_sets)
-                    self._on_progress(Progress(done, total, self.report.rows, elapsed))
+    def close(self) -> None:
+        """Stop early: cancel the scans ahead and wait for the requests in flight."""
+        self._pages.close()
+
+    def _run(self) -> Generator[Page, None, None]:
+        started = self._clock()
+        # The scans close before the pools shut down, so no driver still waits to hand a page over.
+        with (
+            _thread_pool(self.concurrency) as fetchers,
+            _thread_pool(self.concurrency) as drivers,
+            closing(self._started_scans(drivers, fetchers)) as scans,
+        ):
+            yield from self._consume(scans, started)
+
+    def _consume(self, scans: Iterator[_Started], started: float) -> Iterator[Page]:
+        """Each scan's pages in turn, minus keys an earlier scan yielded; counts and reports."""
+        seen: set[int] = set()
+        for done, (scan, handoff, driver) in enumerate(scans, 1):
+            for page in handoff:
+                fresh = self._drop_seen(page, seen)
+                if fresh:
+                    yield fresh
+            driver.result()  # the scan's own error, if it failed
+            self._count(scan.report)
+            if self._on_progress is not None:
+                elapsed = self._clock() - started
+                total = len(self._param_sets)
+                self._on_progress(Progress(done, total, self.report.rows, elapsed))
+
+    def _count(self, scan: ScanReport) -> None:
+        """Add a finished scan; its rows were counted as they passed `_drop_seen`."""
+        rows = self.report.rows
+        self.report.absorb(scan)
+        self.report.rows = rows
 
     def _drop_seen(self, page: Page, seen: set[int]) -> Page:
         """Rows whose key an earlier scan has not yielded already (the scans de-dup themselves)."""
         fresh = [row for row in page if int(row[self.key]) not in seen]
         seen.update(int(row[self.key]) for row in fresh)
         self.report.duplicates_dropped += len(page) - len(fresh)
-        self.report.rows -= len(page) - len(fresh)
+        self.report.rows += len(fresh)
         return fresh
 
-    def _finished_scans(
+    def _started_scans(
         self, drivers: Executor, fetchers: Executor
-    ) -> Iterator[tuple[ListScan, list[Page]]]:
-        """(scan, its pages) in `param_sets` order, running at most 2 x concurrency scans ahead."""
-        pending: deque[tuple[ListScan, Future[list[Page]]]] = deque()
+    ) -> Generator[_Started, None, None]:
+        """Scans in `param_sets` order, started up to 2 x concurrency scans ahead of their turn."""
+        pending: deque[_Started] = deque()
+        params = iter(self._param_sets)
         try:
-            for params in self._param_sets:
-                scan = self._scan(params, fetchers)
-                pending.append((scan, drivers.submit(_collect, scan)))
-                if len(pending) >= 2 * self.concurrency:
-                    scan, future = pending.popleft()
-                    yield scan, future.result()
-            while pending:
-                scan, future = pending.popleft()
-                yield scan, future.result()
+            while True:
+                for more in params:
+                    scan, handoff = self._scan(more, fetchers), _Handoff(2)
+                    pending.append((scan, handoff, drivers.submit(_drive, scan, handoff)))
+                    if len(pending) >= 2 * self.concurrency:
+                        break
+                if not pending:
+                    return
+                yield pending[0]
+                pending.popleft()
         finally:
-            for _, future in pending:
-                future.cancel()
+            for _, handoff, driver in pending:
+                driver.cancel()
+                handoff.cancel()
 
     def _scan(self, params: dict[str, Any], fetchers: Executor) -> ListScan:
         return ListScan(

@@ -3,6 +3,9 @@
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
+
+from connector import FaultError
 from connector.paging import Progress, fan_out
 
 DAY = date(2024, 1, 2)
@@ -90,3 +93,23 @@ def test_fan_out_over_nothing_yields_nothing(make_emulator: Any, connect: Any) -
     scans = fan_out(connect(emu).call, *XDRS, [])
     assert list(scans) == []
     assert scans.report.requests == 0
+
+
+def test_stopping_early_cancels_the_scans_ahead(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(customers=30, accounts=300, xdrs_per_account=8)
+    params = [_day_params(c) for c in _customers(emu)]
+    scans = fan_out(connect(emu).call, *XDRS, params, page_size=3, concurrency=2)
+    first = next(scans)
+    scans.close()
+    served = emu.counters.requests["Customer/get_customer_xdrs"]
+    assert len(first) == 3
+    assert served < len(params)
+    assert emu.counters.in_flight == 0
+
+
+def test_a_failing_scan_fails_the_fan_out(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(customers=4, accounts=20)
+    params = [_day_params(c) for c in _customers(emu)]
+    params[2] = {**params[2], "from_date": "yesterday"}
+    with pytest.raises(FaultError):
+        list(fan_out(connect(emu).call, *XDRS, params))

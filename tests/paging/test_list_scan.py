@@ -221,3 +221,11 @@ def test_stopping_early_leaves_no_request_behind(make_emulator: Any, connect: An
     served = emu.counters.requests["Account/get_account_list"]
     assert served <= 1 + 2 * 2
     assert emu.counters.in_flight == 0
+
+
+def test_a_second_pass_is_a_fresh_scan(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=45)
+    scan = _scan(connect(emu).call, page_size=10)
+    first, again = _run(scan), _run(scan)
+    assert first == again == emu.truth.accounts()
+    assert scan.report.rows == 45
