@@ -236,7 +236,9 @@ class TableWriter:
                 self.bytes_written = self.store.fs.size(self._staged_path)
                 self.store.publish(self._staged_path, self.folder)
         finally:
-            self.store.fs.rm(self._staging, recursive=True)
+            # Object stores have no empty folders: once its file moved, the staging folder is gone.
+            with contextlib.suppress(FileNotFoundError):
+                self.store.fs.rm(self._staging, recursive=True)
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append one batch as a row group; new columns widen the file's schema first."""
