@@ -1,6 +1,7 @@
 """`portabilling emulator`: run the bundled PortaBilling emulator until SIGINT/SIGTERM."""
 
 import argparse
+import os
 import signal
 from datetime import date
 from typing import Any
@@ -205,13 +206,21 @@ def _banner(emulator: Emulator) -> str:
 def run(args: argparse.Namespace) -> int:
     """Start the emulator, print its URL and credentials, serve until SIGINT/SIGTERM."""
     config = config_from(args)
-    stops = {signal.SIGINT, signal.SIGTERM}
-    # Blocked before any server thread exists, so only sigwait below ever sees them.
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    # Whichever thread the kernel hands a signal to, the C-level handler writes to the wakeup
+    # pipe, and the main thread, blocked reading it, wakes up: no race, no lost signal.
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    previous_fd = signal.set_wakeup_fd(wake_write)
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in stops}
     try:
         with Emulator(config) as emulator:
             print(_banner(emulator), flush=True)
-            signal.sigwait(stops)
+            os.read(wake_read, 1)
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(previous_fd)
+        os.close(wake_read)
+        os.close(wake_write)
     return 0

@@ -46,6 +46,7 @@ _DESCRIPTIONS = _pool(
 )
 _CAUSES = (16, 16, 16, 17, 31, 34)
 _BILLING_MODELS = (-1, 1, 1, 0)
+_TIMES_OF_DAY = tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400))
 
 
 def mix(values: np.ndarray) -> np.ndarray:
@@ -130,8 +131,7 @@ class RecordFactory:
         text = self._days.get(day)
         if text is None:
             text = self._days.setdefault(day, utc(day * 86400)[:10])
-        hour, rest = divmod(second, 3600)
-        return f"{text} {hour:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        return f"{text} {_TIMES_OF_DAY[second]}"
 
     def accounts(
         self, keys: Sequence[int], owners: Sequence[int], statuses: Sequence[str]

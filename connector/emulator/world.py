@@ -72,20 +72,30 @@ class World:
         """One page of accounts in list order, optionally filtered, and the filtered total."""
         with self.lock:
             index = self.accounts
-            mask = np.ones(len(index), dtype=bool)
-            if i_customer is not None:
-                mask &= index.columns["owner"] == i_customer
-            if bill_status is not None:
-                code = BILL_STATUSES.index(bill_status) if bill_status in BILL_STATUSES else -1
-                mask &= index.columns["status"] == code
-            positions = np.flatnonzero(mask)
-            chosen = positions[offset : None if limit is None else offset + limit]
+            chosen, total = self._account_positions(offset, limit, i_customer, bill_status)
             keys = index.keys[chosen].tolist()
             owners = index.columns["owner"][chosen].tolist()
             statuses = [BILL_STATUSES[code] for code in index.columns["status"][chosen].tolist()]
             overlay = self._overlay(self._account_fields, keys)
         records = self.factory.accounts(keys, owners, statuses)
-        return _apply(records, keys, overlay), len(positions)
+        return _apply(records, keys, overlay), total
+
+    def _account_positions(
+        self, offset: int, limit: int | None, i_customer: int | None, bill_status: str | None
+    ) -> tuple[slice | np.ndarray, int]:
+        """List positions of one page, and the total; unfiltered pages need no scan."""
+        index = self.accounts
+        end = None if limit is None else offset + limit
+        if i_customer is None and bill_status is None:
+            return slice(offset, end), len(index)
+        mask = np.ones(len(index), dtype=bool)
+        if i_customer is not None:
+            mask &= index.columns["owner"] == i_customer
+        if bill_status is not None:
+            code = BILL_STATUSES.index(bill_status) if bill_status in BILL_STATUSES else -1
+            mask &= index.columns["status"] == code
+        positions = np.flatnonzero(mask)
+        return positions[offset:end], len(positions)
 
     def account(self, i_account: int) -> Json | None:
         """The account with this key, or None."""
