@@ -32,6 +32,7 @@ def parse_args() -> argparse.Namespace:
     add("--out", type=Path, default=RESULTS_JSON, help="raw results (JSON)")
     add("--markdown", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     add("--render-only", action="store_true", help="re-render --markdown from --out")
+    add("--append", action="store_true", help="add to the results already in --out")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.latencies, args.rounds = "10000", "20", 1
@@ -73,7 +74,7 @@ def run_one(
             "max_in_flight": counters["max_in_flight"],
             "rows": contender.rows(work, result.stdout),
         }
-        if key == "ours":
+        if key.startswith("ours"):
             row["extraction"] = extraction_metadata(work)
         if key.startswith("ceiling"):
             row["fetch_s"] = json.loads(result.stdout.strip().splitlines()[-1])["fetch_s"]
@@ -92,7 +93,9 @@ def planned(args: argparse.Namespace, size: int) -> tuple[int, list[str]]:
 def main() -> None:
     """Run the matrix, save raw results after every run, render the Markdown report."""
     args = parse_args()
-    results: list[dict[str, Any]] = json.loads(args.out.read_text()) if args.render_only else []
+    results: list[dict[str, Any]] = (
+        json.loads(args.out.read_text()) if args.render_only or args.append else []
+    )
     started = time.strftime("%Y-%m-%d %H:%M %Z")
     for size in [] if args.render_only else [int(s) for s in args.sizes.split(",")]:
         rounds, keys = planned(args, size)

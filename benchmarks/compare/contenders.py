@@ -72,6 +72,18 @@ OURS = Contender(
     rows=lambda work, stdout: parquet_rows(work / "data" / "accounts"),
     env=_ours_env,
 )
+# The same command with the in-process executor: what `executor=dg.in_process_executor` in the
+# project's Definitions would give (one process instead of a step subprocess re-importing all).
+OURS_IN_PROCESS = Contender(
+    name="ours, in-process executor",
+    command=lambda url, work: [
+        *OURS.command(url, work),
+        "--config-json",
+        json.dumps({"execution": {"config": {"in_process": {}}}}),
+    ],
+    rows=OURS.rows,
+    env=_ours_env,
+)
 SCRIPT = Contender(
     name="hand-written script",
     command=lambda url, work: [
@@ -99,6 +111,7 @@ DLT = Contender(
 )
 ALL = {
     "ours": OURS,
+    "ours_inproc": OURS_IN_PROCESS,
     "script": SCRIPT,
     "dlt": DLT,
     "ceiling8": _ceiling(8),

@@ -11,6 +11,7 @@ import psutil
 MB = 1024 * 1024
 NAMES = {
     "ours": "ours: `dagster asset materialize`",
+    "ours_inproc": "ours, in-process executor (`--config-json`)",
     "script": "hand-written requests + pandas",
     "dlt": "dlt `rest_api` → Parquet",
     "ceiling8": "raw ceiling, 8 concurrent",
@@ -95,7 +96,7 @@ def _phases(size: int, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
         if key in runs:
             rate = statistics.median(size / row["fetch_s"] for row in runs[key])
             share = ""
-            if "ours" in runs:
+            if rates:
                 share = f" (ours' phase = {statistics.median(rates) / rate:.0%} of it)"
             lines.append(f"{NAMES[key]}, fetch phase: {rate:,.0f} records/s{share}")
     return [f"- {line}" for line in lines]
