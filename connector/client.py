@@ -34,6 +34,9 @@ from connector.errors import (
 logger = logging.getLogger(__name__)
 
 Timeout = float | tuple[float, float]
+# Each rejected session is recovered with one re-authentication and one retry of the call; a call
+# that meets several independent session losses in a row (a kill, then an expiry) gives up after this.
+MAX_SESSION_RECOVERIES = 3
 _RETRIED_EXCEPTIONS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -310,13 +313,18 @@ class PortaBillingClient:
         if self._closed:
             raise PortaBillingError("client is closed", service=service, method=method)
         token = self._session.current()
-        try:
-            return self._request(service, method, params or {}, token)
-        except SessionRejectedError as exc:
-            logger.info(
-                "%s/%s: session rejected (%s); re-authenticating", service, method, exc.faultcode
-            )
-        return self._request(service, method, params or {}, self._session.renew(token))
+        for _ in range(MAX_SESSION_RECOVERIES):
+            try:
+                return self._request(service, method, params or {}, token)
+            except SessionRejectedError as exc:
+                logger.info(
+                    "%s/%s: session rejected (%s); re-authenticating",
+                    service,
+                    method,
+                    exc.faultcode,
+                )
+            token = self._session.renew(token)
+        return self._request(service, method, params or {}, token)
 
     def close(self) -> None:
         """Log the session out and release the connections; the client cannot be used afterwards."""

@@ -9,6 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from connector import AuthenticationError, PortaBillingClient, SessionRejectedError
+from connector.client import MAX_SESSION_RECOVERIES
 
 from .conftest import PASSWORD, public_pem, session_reply
 from .scripted import Reply, ScriptedServer, fault
@@ -150,7 +151,7 @@ def test_refused_refresh_falls_back_to_login(
     assert server.received[-1].headers["Authorization"] == "Bearer at-2"
 
 
-def test_session_rejected_again_after_renewal_is_raised(
+def test_a_session_rejected_after_every_renewal_is_raised_after_bounded_retries(
     server: ScriptedServer, make_client: Factory
 ) -> None:
     server.script("Session/login", session_reply("at-1"))
@@ -158,7 +159,8 @@ def test_session_rejected_again_after_renewal_is_raised(
     server.script("Account/get_account_info", KILLED)
     with pytest.raises(SessionRejectedError):
         make_client().call(*CALL)
-    assert server.count("Account/get_account_info") == 2
+    assert server.count("Account/get_account_info") == MAX_SESSION_RECOVERIES + 1
+    assert server.count("Session/login") == MAX_SESSION_RECOVERIES + 1
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         xdrs_per_account=2,
         token_lifetime_s=3,
         transient_error_rate=0.05,
-        session_kill_rate=0.01,
+        session_kill_rate=0.03,
         rate_limit_rps=400,
         retry_after_s=1,
         total_as_string=True,
