@@ -34,8 +34,8 @@ from connector.errors import (
 logger = logging.getLogger(__name__)
 
 Timeout = float | tuple[float, float]
-# Each rejected session is recovered with one re-authentication and one retry of the call; a call
-# that meets several independent session losses in a row (a kill, then an expiry) gives up after this.
+# Each rejected session is recovered with one re-authentication and one retry of the call; a
+# call meeting several independent session losses in a row (a kill, then an expiry) stops here.
 MAX_SESSION_RECOVERIES = 3
 _RETRIED_EXCEPTIONS = (
     requests.ConnectionError,
