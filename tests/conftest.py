@@ -11,7 +11,7 @@ from connector.emulator import Emulator, EmulatorConfig
 
 
 class FakeClock:
-    """A thread-safe manual clock: `clock()` reads it, `clock.sleep(s)` / `clock.advance(s)` move it."""
+    """A thread-safe manual clock: `clock()` reads it; `sleep(s)` / `advance(s)` move it."""
 
     def __init__(self, start: float = 1_780_000_000.0) -> None:
         self._now = start

@@ -4,7 +4,7 @@ import calendar
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from connector.emulator import faults
@@ -21,8 +21,8 @@ Answer = dict[str, Any]
 class Credentials:
     """What a request authenticates with: a bearer token, or a legacy `auth_info` object."""
 
-    bearer: str | None = None
-    auth_info: dict[str, Any] | None = None
+    bearer: str | None = field(default=None, repr=False)
+    auth_info: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def identity(self) -> str | None:

@@ -54,6 +54,7 @@ class EmulatorConfig:
         _require(
             self.rate_limit_rps is None or self.rate_limit_rps > 0, "rate_limit_rps must be > 0"
         )
+        _require(self.accounts == 0 or self.customers > 0, "accounts need at least one customer")
         _require(bool(self.login), "login must not be empty")
         _require(bool(self.password), "password must not be empty")
 

@@ -130,12 +130,6 @@ class Emulator:
             self._cert_dir.cleanup()
             self._cert_dir = None
 
-    def serve_forever(self) -> None:
-        """Block until `stop` is called from elsewhere (used by the CLI)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join()
-
     def __enter__(self) -> "Emulator":
         return self.start()
 

@@ -34,9 +34,9 @@ class Request:
 
     verb: str
     path: str
-    headers: Mapping[str, str]
-    body: bytes
-    peer: str
+    headers: Mapping[str, str] = field(repr=False)
+    body: bytes = field(repr=False)
+    peer: str = ""
 
 
 @dataclass

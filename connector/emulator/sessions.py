@@ -40,8 +40,8 @@ class Session:
     session_id: str
     login: str
     alive: bool = True
-    refresh_token: str = ""
-    token_expiry: dict[str, float] = field(default_factory=dict)
+    refresh_token: str = field(default="", repr=False)
+    token_expiry: dict[str, float] = field(default_factory=dict, repr=False)
 
 
 class SessionTable:

@@ -51,8 +51,6 @@ class World:
         self.lock = threading.RLock()
 
     def _base_owners(self, keys: np.ndarray) -> np.ndarray:
-        if self._customer_count == 0:
-            return np.zeros(len(keys), dtype=np.int64)
         owners = key_hashes(self._seed, KIND_OWNER, keys) % np.uint64(self._customer_count)
         return owners.astype(np.int64) + 1
 

@@ -1,5 +1,6 @@
 """Session methods: login styles, JWT claims, refresh, ping, logout, expiry, kills."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import jwt
@@ -99,3 +100,9 @@ def test_kill_sessions_rejects_live_tokens(emu: Emulator, api: Api) -> None:
     assert api.fault("Account/get_account_list") == "Server.Session.check_auth.auth_failed"
     api.login()
     assert api.call("Account/get_account_list", {"limit": 1})["account_list"]
+
+
+def test_secrets_stay_out_of_reprs(make_emulator: Callable[..., Emulator]) -> None:
+    emu = make_emulator(password="pw-SECRET-1", api_token="tok-SECRET-2")
+    assert "SECRET" not in repr(emu)
+    assert "SECRET" not in repr(emu.config)
