@@ -112,10 +112,11 @@ class Api:
         i_account = _optional_int(params, "i_account", method)
         if i_account is not None:
             record = self._world.account(i_account)
-        elif "id" in params:
-            record = self._world.account_by_id(str(params["id"]))
+        elif "id" in params or "login" in params:
+            name = "id" if "id" in params else "login"
+            record = self._world.account_by(name, str(params[name]))
         else:
-            raise invalid_param(method, "i_account or id is required")
+            raise invalid_param(method, "i_account, id or login is required")
         return {} if record is None else {"account_info": record}
 
     def _account_xdrs(self, params: Params) -> Answer:

@@ -107,14 +107,14 @@ class World:
         records = self.factory.accounts([i_account], [owner], [status])
         return _apply(records, [i_account], overlay)[0]
 
-    def account_by_id(self, id_: str) -> Json | None:
-        """The account whose `id` is `id_`, or None."""
+    def account_by(self, name: str, value: str) -> Json | None:
+        """The account whose `id` or `login` is `value` (derived from the key unless overridden)."""
         with self.lock:
             for key, fields in self._account_fields.items():
-                if fields.get("id") == id_:
+                if fields.get(name) == value:
                     return self.account(key)
-            key = int(id_) - int(account_id(0)) if id_.isdigit() else -1
-            renamed = "id" in self._account_fields.get(key, {})
+            key = _key_from(name, value)
+            renamed = name in self._account_fields.get(key, {})
         return None if renamed else self.account(key)
 
     def customer_page(self, offset: int, limit: int | None) -> Page:
@@ -294,6 +294,14 @@ def _apply(records: list[Json], keys: list[int], overlay: dict[int, Record]) -> 
     if not overlay:
         return records
     return [patch(r, overlay[k]) if k in overlay else r for r, k in zip(records, keys, strict=True)]
+
+
+def _key_from(name: str, value: str) -> int:
+    """The key a derived `id` (15550001234) or `login` (acct1234) encodes; -1 when none."""
+    if name == "login":
+        digits = value.removeprefix("acct")
+        return int(digits) if value.startswith("acct") and digits.isdigit() else -1
+    return int(value) - int(account_id(0)) if value.isdigit() else -1
 
 
 def _status_code(bill_status: Any) -> int:

@@ -30,11 +30,23 @@ def test_account_list_filters_by_customer_and_bill_status(emu: Emulator, api: Ap
     assert answer["total"] == len(expected) > 0
 
 
-def test_account_info_by_key_and_by_id(emu: Emulator, api: Api) -> None:
+def test_account_info_by_key_id_and_login(emu: Emulator, api: Api) -> None:
     account = emu.truth.accounts()[5]
     by_key = api.call("Account/get_account_info", {"i_account": account["i_account"]})
     by_id = api.call("Account/get_account_info", {"id": account["id"]})
-    assert by_key == by_id == {"account_info": account}
+    by_login = api.call("Account/get_account_info", {"login": account["login"]})
+    assert by_key == by_id == by_login == {"account_info": account}
+
+
+def test_account_info_follows_a_changed_id(emu: Emulator, api: Api) -> None:
+    old_id = emu.truth.accounts()[0]["id"]
+    emu.update_account(emu.truth.accounts()[0]["i_account"], id="renamed-1")
+    assert api.call("Account/get_account_info", {"id": old_id}) == {}
+    assert (
+        api.call("Account/get_account_info", {"id": "renamed-1"})["account_info"]["id"]
+        == "renamed-1"
+    )
+    assert api.call("Account/get_account_info", {"id": "nonsense"}) == {}
 
 
 def test_missing_account_answers_200_without_info(api: Api) -> None:
