@@ -11,7 +11,8 @@ server may insert and delete anywhere, but it does not reshuffle). Everything be
 Design:
 - A *window* is what one request returned: a contiguous slice of the list as it was at that moment.
   Page 0 asks `offset 0, limit L, get_total 1`; page k >= 1 asks `offset kL - o, limit L + o`,
-  where the overlap `o` defaults to 2% of L (at least 5). Pages 1.. are fetched in parallel.
+  where the overlap `o` defaults to 2% of L (at least 5). Pages 1.. are fetched in parallel,
+  without `get_total` (a count costs the server a query).
 - A window is *linked* when it starts at offset 0 or shares a key y with a window already in the
   chain. A chain of linked windows that ends with a *short* window (fewer rows than asked: the end
   of the list) holds every stable entity. Induction: if every stable entity up to the last row of
@@ -237,9 +238,11 @@ class ListScan:
     def _error(self, message: str) -> PagingError:
         return PagingError(message, service=self.service, method=self.method)
 
-    def _fetch(self, offset: int, limit: int) -> _Window:
+    def _fetch(self, offset: int, limit: int, with_total: bool) -> _Window:
         """One request (runs on a pool thread)."""
-        params = {**self.params, "offset": offset, "limit": limit, "get_total": 1}
+        params = {**self.params, "offset": offset, "limit": limit}
+        if with_total:  # a count costs the server a query: ask only where we read it
+            params["get_total"] = 1
         answer = self._call(self.service, self.method, params)
         with self._lock:
             self.report.requests += 1
@@ -255,13 +258,15 @@ class ListScan:
         except (KeyError, TypeError, ValueError):
             raise self._error(f"a row has no integer {self.key!r}") from None
 
-    def _submit(self, pool: Executor, offset: int, limit: int) -> "Future[_Window]":
-        return pool.submit(self._fetch, offset, limit)
+    def _submit(
+        self, pool: Executor, offset: int, limit: int, with_total: bool = False
+    ) -> "Future[_Window]":
+        return pool.submit(self._fetch, offset, limit, with_total)
 
     def _scan(self, pool: Executor) -> Iterator[Page]:
         self._start_over()
         started = self._clock()
-        first = self._submit(pool, 0, self.page_size).result()
+        first = self._submit(pool, 0, self.page_size, with_total=True).result()
         self.report.total_before = first.total
         expected = expected_pages(self.report.total_before, self.page_size)
         self.report.pages = 1
@@ -275,7 +280,7 @@ class ListScan:
                     if last.is_short:
                         break
         if self.check_total_after:
-            self.report.total_after = self._submit(pool, 0, 1).result().total
+            self.report.total_after = self._submit(pool, 0, 1, with_total=True).result().total
 
     def _advance(self, pool: Executor, index: int, page: _Window) -> Generator[Page, None, _Window]:
         """Chain `page`, repairing a gap before it; yields its rows, returns the last window."""

@@ -229,3 +229,25 @@ def test_a_second_pass_is_a_fresh_scan(make_emulator: Any, connect: Any) -> None
     first, again = _run(scan), _run(scan)
     assert first == again == emu.truth.accounts()
     assert scan.report.rows == 45
+
+
+def test_only_the_first_page_and_the_final_check_ask_for_a_total(
+    make_emulator: Any, connect: Any
+) -> None:
+    emu = make_emulator(accounts=45)
+    client = connect(emu)
+    asked: list[tuple[int, int, bool]] = []
+
+    def recording(service: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        asked.append((params["offset"], params["limit"], params.get("get_total") == 1))
+        return client.call(service, method, params)
+
+    _run(_scan(recording, page_size=10, concurrency=1))
+    assert asked == [
+        (0, 10, True),
+        (5, 15, False),
+        (15, 15, False),
+        (25, 15, False),
+        (35, 15, False),
+        (0, 1, True),
+    ]
