@@ -271,12 +271,12 @@ class ListScan:
         expected = expected_pages(self.report.total_before, self.page_size)
         self.report.pages = 1
         yield from self._emit([first])
-        self._progress(started, expected)
+        self._progress(started, expected, first)
         if not first.is_short:
             with closing(self._schedule(pool, expected)) as scheduled:
                 for index, future in scheduled:
                     last = yield from self._advance(pool, index, future.result())
-                    self._progress(started, max(expected, self.report.pages))
+                    self._progress(started, expected, last)
                     if last.is_short:
                         break
         if self.check_total_after:
@@ -361,10 +361,13 @@ class ListScan:
         if fresh:
             yield fresh
 
-    def _progress(self, started: float, expected: int) -> None:
+    def _progress(self, started: float, expected: int, last: _Window) -> None:
+        """Tell `on_progress`; at the end of the list, expected pages become the pages done."""
         if self._on_progress is not None:
+            done = self.report.pages
+            expected = done if last.is_short else max(expected, done)
             elapsed = self._clock() - started
-            self._on_progress(Progress(self.report.pages, expected, self.report.rows, elapsed))
+            self._on_progress(Progress(done, expected, self.report.rows, elapsed))
 
 
 class _Handoff:

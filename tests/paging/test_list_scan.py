@@ -251,3 +251,21 @@ def test_only_the_first_page_and_the_final_check_ask_for_a_total(
         (35, 15, False),
         (0, 1, True),
     ]
+
+
+def test_progress_ends_at_the_pages_done_when_the_list_shrank(
+    make_emulator: Any, connect: Any
+) -> None:
+    emu = make_emulator(accounts=100)
+    before = emu.truth.accounts()
+    seen: list[Progress] = []
+
+    def record(progress: Progress) -> None:
+        seen.append(progress)
+        if progress.pages_done == 1:
+            for row in before[50:]:
+                emu.delete_account(row["i_account"])
+
+    _run(_scan(connect(emu).call, page_size=10, concurrency=1, on_progress=record))
+    assert seen[0].pages_expected == expected_pages(100, 10)
+    assert seen[-1].pages_done == seen[-1].pages_expected < expected_pages(100, 10)
