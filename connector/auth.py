@@ -1,13 +1,15 @@
 """The API session: login, token expiry, proactive refresh and re-login, shared by all threads."""
 
+import contextlib
 import copy
+import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
@@ -20,15 +22,45 @@ SessionSender = Callable[[str, dict[str, Any], "Token | None"], dict[str, Any]]
 
 
 @dataclass(frozen=True)
-class Token:
-    """One issued session; `generation` tells which login or refresh produced it."""
+class SharedToken:
+    """One issued session, as processes share it."""
 
     access_token: str | None = field(repr=False)
     refresh_token: str | None = field(repr=False)
     session_id: str | None = field(repr=False)
     expires_at: float | None
     refresh_at: float | None
+
+    def shared_fields(self) -> dict[str, Any]:
+        """The fields every process may use (a `Token` adds its process-local generation)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(SharedToken)}
+
+    def is_same_session(self, other: "SharedToken | None") -> bool:
+        return other is not None and (self.access_token, self.session_id) == (
+            other.access_token,
+            other.session_id,
+        )
+
+
+@dataclass(frozen=True)
+class Token(SharedToken):
+    """One issued session; `generation` tells which login or refresh of this process produced it."""
+
     generation: int
+
+
+class SharedSession(Protocol):
+    """Where processes share one session (`connector.token_cache.TokenCache`)."""
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """Exclusive use across processes while a session is read, renewed and written."""
+        ...
+
+    def load(self) -> SharedToken | None: ...
+
+    def save(self, token: SharedToken) -> None: ...
+
+    def clear(self) -> None: ...
 
 
 def parse_expires_at(value: str) -> float:
@@ -80,8 +112,10 @@ class SessionManager:
         refresh_margin: float,
         public_key: str | None,
         clock: Callable[[], float] = time.time,
+        shared: SharedSession | None = None,
     ) -> None:
         self._send = send
+        self._shared = shared
         self._login = login
         self._credentials = {"password": password} if password is not None else {"token": api_token}
         self._refresh_margin = refresh_margin
@@ -117,12 +151,22 @@ class SessionManager:
         with self._lock:
             if self._token is not None and self._token.generation != rejected.generation:
                 return self._token
-            return self._renew_locked(may_refresh=self._is_due(rejected))
+            return self._renew_locked(may_refresh=self._is_due(rejected), rejected=rejected)
 
-    def logout(self, send: SessionSender) -> None:
-        """End the server session with `send` (best effort: a failure only gets logged)."""
+    def logout(self, send: SessionSender, *, end_shared: bool = False) -> None:
+        """End the server session with `send` (best effort: a failure only gets logged).
+
+        A shared session outlives this process: only `end_shared=True` (the run's end) logs it out.
+        """
         with self._lock:
             token, self._token = self._token, None
+            if self._shared is not None:
+                if not end_shared:
+                    return
+                with self._shared.locked():
+                    cached = self._shared.load()
+                    self._shared.clear()
+                token = self._adopt(cached) if cached is not None else None
         if token is None:
             return
         try:
@@ -133,10 +177,41 @@ class SessionManager:
     def _is_due(self, token: Token) -> bool:
         return token.refresh_at is not None and self._clock() >= token.refresh_at
 
-    def _renew_locked(self, may_refresh: bool) -> Token:
+    def _renew_locked(self, may_refresh: bool, rejected: Token | None = None) -> Token:
         if self._failure is not None:
             # Credentials were refused once: every caller gets that answer, no login is repeated.
             raise copy.copy(self._failure)
+        if self._shared is None:
+            return self._obtain_locked(may_refresh)
+        with self._shared.locked():
+            adopted = self._adopt_shared(rejected)
+            if adopted is not None:
+                return adopted
+            token = self._obtain_locked(may_refresh)
+            self._shared.save(token)
+            return token
+
+    def _adopt_shared(self, rejected: Token | None) -> Token | None:
+        """Take the shared session when another process renewed it; None when we must renew.
+
+        A due shared token still becomes ours, so the refresh spends the newest refresh token.
+        """
+        assert self._shared is not None
+        cached = self._shared.load()
+        if (
+            cached is None
+            or cached.is_same_session(self._token)
+            or cached.is_same_session(rejected)
+        ):
+            return None
+        self._token = self._adopt(cached)
+        return None if self._is_due(self._token) else self._token
+
+    def _adopt(self, shared: SharedToken) -> Token:
+        self._generation += 1
+        return Token(**shared.shared_fields(), generation=self._generation)
+
+    def _obtain_locked(self, may_refresh: bool) -> Token:
         if may_refresh and self._token is not None and self._token.refresh_token:
             try:
                 return self._refresh_locked(self._token)

@@ -1,5 +1,6 @@
 """PortaBillingClient: the transport — requests, retries with backoff, throttling, fault mapping."""
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -20,7 +21,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from connector.auth import SessionManager, Token
+from connector.auth import SessionManager, SharedSession, Token
 from connector.errors import (
     ConfigurationError,
     PortaBillingError,
@@ -34,6 +35,8 @@ from connector.errors import (
 logger = logging.getLogger(__name__)
 
 Timeout = float | tuple[float, float]
+# Held around each HTTP request: a bound on requests in flight shared with other processes.
+RequestSlot = Callable[[], contextlib.AbstractContextManager[object]]
 # Each rejected session is recovered with one re-authentication and one retry of the call; a
 # call meeting several independent session losses in a row (a kill, then an expiry) stops here.
 MAX_SESSION_RECOVERIES = 3
@@ -224,6 +227,9 @@ class PortaBillingClient:
         refresh_margin: refresh this long before expiry (never in a token's first half-life).
         public_key: the server's RS256 public key (PEM); tokens failing it are refused.
         clock: epoch seconds, and `sleep`, injectable so tests never wait.
+        token_cache: share the session with other processes (`connector.token_cache`); the
+            shared session is then logged out only by `close(end_shared_session=True)`.
+        request_slot: held around each request, e.g. `connector.limits.ServerSlots.hold`.
     """
 
     def __init__(
@@ -245,6 +251,8 @@ class PortaBillingClient:
         public_key: str | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        token_cache: SharedSession | None = None,
+        request_slot: RequestSlot | None = None,
     ) -> None:
         self.url = _base_url(url)
         password, api_token = password or None, api_token or None  # an empty env var is unset
@@ -270,6 +278,7 @@ class PortaBillingClient:
         self._sleep = sleep
         self._counters = _Counters()
         self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._request_slot: RequestSlot = request_slot or contextlib.nullcontext
         self._gate_lock = threading.Lock()
         self._not_before = 0.0  # no request of this client leaves before this instant (Retry-After)
         self._closed = False
@@ -282,6 +291,7 @@ class PortaBillingClient:
             refresh_margin=refresh_margin,
             public_key=public_key,
             clock=clock,
+            shared=token_cache,
         )
 
     def __repr__(self) -> str:
@@ -326,13 +336,16 @@ class PortaBillingClient:
             token = self._session.renew(token)
         return self._request(service, method, params or {}, token)
 
-    def close(self) -> None:
-        """Log the session out and release the connections; the client cannot be used afterwards."""
+    def close(self, *, end_shared_session: bool = False) -> None:
+        """Log the session out and release the connections; the client cannot be used afterwards.
+
+        A session shared through `token_cache` is logged out only with `end_shared_session=True`.
+        """
         if self._closed:
             return
         self._closed = True
         try:
-            self._session.logout(self._send_once)
+            self._session.logout(self._send_once, end_shared=end_shared_session)
         finally:
             self._http.close()
 
@@ -395,7 +408,7 @@ class PortaBillingClient:
         """Send once and decode, raising the mapped error for anything but a successful answer."""
         data, headers = self._encode(params, token)
         self._wait_for_gate()
-        with self._slots:
+        with self._slots, self._request_slot():
             try:
                 # verify per request: a Session-wide value loses to REQUESTS_CA_BUNDLE.
                 response = self._http.post(

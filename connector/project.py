@@ -25,6 +25,7 @@ TUNING = {
     "PORTABILLING_MAX_CONCURRENCY": "max_concurrency",
     "PORTABILLING_TIMEOUT_S": "timeout_s",
     "PORTABILLING_REFRESH_MARGIN_S": "refresh_margin_s",
+    "PORTABILLING_MAX_IN_FLIGHT": "max_in_flight",
 }
 
 

@@ -1,11 +1,13 @@
 """Dagster resources: configuration only, each building its runtime object on demand."""
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from connector.client import PortaBillingClient
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore
+from connector.limits import server_slots
 from connector.storage import TableStore
+from connector.token_cache import TokenCache
 
 
 class PortaBillingResource(dg.ConfigurableResource):
@@ -34,10 +36,27 @@ class PortaBillingResource(dg.ConfigurableResource):
     legacy_auth: bool = Field(
         default=False, description="Form-encoded auth_info/params for servers before MR101."
     )
+    max_in_flight: int | None = Field(
+        default=None,
+        description="Requests in flight to this server over all runs and processes of a machine "
+        "(PORTABILLING_MAX_IN_FLIGHT); see docs/deploy.md for the arithmetic with pools.",
+    )
+    share_session: bool = Field(
+        default=True,
+        description="One session per run, shared by its step processes through a token cache.",
+    )
+    _run_id: str | None = PrivateAttr(default=None)
 
-    def get_client(self) -> PortaBillingClient:
-        """A new client; use it in a `with` block so the session is logged out at the end."""
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._run_id = context.run_id
+
+    def get_client(self, run_id: str | None = None) -> PortaBillingClient:
+        """A new client; use it in a `with` block (a run's shared session outlives the block).
+
+        In a run (or given `run_id`) the client shares the run's session with its other steps.
+        """
         verify: bool | str = self.ca_bundle or self.verify_tls
+        scope = run_id or self._run_id
         return PortaBillingClient(
             self.url,
             login=self.login,
@@ -46,9 +65,21 @@ class PortaBillingResource(dg.ConfigurableResource):
             verify=verify,
             timeout=self.timeout_s,
             legacy=self.legacy_auth,
-            max_concurrency=self.max_concurrency,
+            max_concurrency=min(self.max_concurrency, self.max_in_flight or self.max_concurrency),
             refresh_margin=self.refresh_margin_s,
+            token_cache=self._token_cache(scope) if scope and self.share_session else None,
+            request_slot=server_slots(self.url, self.max_in_flight).hold
+            if self.max_in_flight
+            else None,
         )
+
+    def end_run_session(self, run_id: str) -> None:
+        """Log out the session a run's steps shared, and forget it (at the run's end)."""
+        self.get_client(run_id).close(end_shared_session=True)
+
+    def _token_cache(self, scope: str) -> TokenCache:
+        secret = self.password or self.api_token or ""
+        return TokenCache(self.url, self.login, secret, scope=scope)
 
 
 class ParquetStorageResource(dg.ConfigurableResource):
