@@ -120,7 +120,7 @@ class Gateway:
             return self._transient()
         try:
             params, credentials = decode(request)
-            throttled = self._throttle(credentials.identity or request.peer)
+            throttled = self._throttle(f"{credentials.identity} via {request.peer}")
             if throttled is not None:
                 return throttled
             return Response(200, encode(self._api.call(name, params, credentials)))
@@ -133,12 +133,17 @@ class Gateway:
         status, title = self._rng.choice(_TRANSIENT)
         return Response(status, _PROXY_PAGE.format(title).encode(), "text/html")
 
-    def _throttle(self, identity: str) -> Response | None:
-        """429 once the current 1-s window of the clock has seen `rate_limit_rps` requests."""
+    def _throttle(self, sender: str) -> Response | None:
+        """429 once the current 1-s window of the clock has seen `rate_limit_rps` requests.
+
+        A request counts as ignoring a Retry-After only when the same session sends it on the
+        same connection that got the 429: a request another thread had already sent, or sent
+        while its own client was still receiving the 429, is not a client bug.
+        """
         now = self._clock()
         retry_after = self._config.retry_after_s
         with self._lock:
-            if self._retry_after_until.get(identity, 0.0) > now:
+            if self._retry_after_until.get(sender, 0.0) > now:
                 self._counters.add("retry_after_ignored")
             limit = self._config.rate_limit_rps
             if limit is None:
@@ -146,7 +151,7 @@ class Gateway:
             if int(now) != self._window:
                 self._window, self._window_count = int(now), 0
             if self._window_count >= limit:
-                self._retry_after_until[identity] = now + retry_after
+                self._retry_after_until[sender] = now + retry_after
                 self._counters.add("throttled")
                 body = _PROXY_PAGE.format("429 Too Many Requests").encode()
                 return Response(429, body, "text/html", {"Retry-After": str(retry_after)})

@@ -64,6 +64,20 @@ def test_request_inside_retry_after_is_counted_as_ignored(
     assert emu.counters.retry_after_ignored == 1
 
 
+def test_another_connection_inside_retry_after_is_not_blamed(
+    make_emulator: MakeEmulator, make_api: MakeApi, clock: FakeClock
+) -> None:
+    emu = make_emulator(clock=clock, rate_limit_rps=1, retry_after_s=2)
+    first, second = make_api(emu), make_api(emu)
+    first.login()
+    second.token = first.token
+    clock.advance(1)
+    first.post("Account/get_account_list", {"limit": 1})
+    assert first.post("Account/get_account_list", {"limit": 1}).status_code == 429
+    second.post("Account/get_account_list", {"limit": 1})
+    assert emu.counters.retry_after_ignored == 0
+
+
 def test_new_clock_second_opens_a_new_window(
     make_emulator: MakeEmulator, make_api: MakeApi, clock: FakeClock
 ) -> None:
