@@ -11,6 +11,7 @@ from connector.assets import accounts, customers, events, xdrs_asset
 from connector.errors import ConfigurationError
 from connector.events.store import DEFAULT_EVENTS_DB
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
+from connector.run_sessions import session_logout_sensors
 from connector.sensors import events_sensor
 
 DEFAULT_XDR_START = "2024-01-01"
@@ -60,7 +61,8 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
                 int(parse_number(environ, "PORTABILLING_EVENTS_SENSOR_INTERVAL_S"))
                 if interval
                 else DEFAULT_SENSOR_INTERVAL_S,
-            )
+            ),
+            *session_logout_sensors(),
         ],
         schedules=[
             dg.ScheduleDefinition(

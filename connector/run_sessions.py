@@ -1,0 +1,33 @@
+"""Run-status sensors that log out the PortaBilling session a run's steps shared, once it ends.
+
+Steps of a run share one session through the token cache, so no step may log it out when it
+finishes. The run's end is seen by these sensors (the Dagster daemon evaluates them), which log
+the session out and delete its cache entry. Without a daemon, or when the cache folder is not
+shared with it, the session is left to the server's inactivity timer; see docs/deploy.md.
+"""
+
+import dagster as dg
+
+from connector.resources import PortaBillingResource
+
+ENDED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def session_logout_sensor(status: dg.DagsterRunStatus) -> dg.RunStatusSensorDefinition:
+    """A sensor that ends the shared session of every run reaching `status`."""
+
+    @dg.run_status_sensor(
+        run_status=status,
+        name=f"portabilling_logout_on_{status.value.lower()}",
+        description="Logs out the PortaBilling session the run's steps shared.",
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _logout(context: dg.RunStatusSensorContext, portabilling: PortaBillingResource) -> None:
+        portabilling.end_run_session(context.dagster_run.run_id)
+
+    return _logout
+
+
+def session_logout_sensors() -> list[dg.RunStatusSensorDefinition]:
+    """One logout sensor per way a run can end."""
+    return [session_logout_sensor(status) for status in ENDED]

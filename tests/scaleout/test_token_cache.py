@@ -1,0 +1,138 @@
+"""The token cache: processes of a run share one session, stored privately and encrypted."""
+
+import os
+import stat
+import time
+
+import pytest
+
+from connector.client import PortaBillingClient
+from connector.token_cache import STALE_AFTER_S, TokenCache
+
+LIFETIME_S = 600
+
+
+@pytest.fixture
+def emu(make_emulator, clock):
+    return make_emulator(clock=clock, customers=2, accounts=5, token_lifetime_s=LIFETIME_S)
+
+
+@pytest.fixture
+def state(tmp_path):
+    return str(tmp_path / "state")
+
+
+def new_cache(emu, state, clock, *, scope="run-1", secret=None):
+    """A cache object of its own, as another process would open it."""
+    return TokenCache(
+        emu.url, emu.login, secret or emu.password, scope=scope, state_dir=state, clock=clock
+    )
+
+
+def new_client(emu, cache, clock):
+    return PortaBillingClient(
+        emu.url,
+        login=emu.login,
+        password=emu.password,
+        token_cache=cache,
+        refresh_margin=60,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
+def list_accounts(client):
+    return client.call("Account", "get_account_list", {"limit": 2})
+
+
+def logouts(emu):
+    return emu.counters.requests.get("Session/logout", 0)
+
+
+def test_second_process_adopts_the_session(emu, state, clock):
+    first = new_client(emu, new_cache(emu, state, clock), clock)
+    second = new_client(emu, new_cache(emu, state, clock), clock)
+    list_accounts(first)
+    list_accounts(second)
+    assert emu.counters.logins == 1
+
+
+def test_one_refresh_per_expiry_across_processes(emu, state, clock):
+    first = new_client(emu, new_cache(emu, state, clock), clock)
+    second = new_client(emu, new_cache(emu, state, clock), clock)
+    list_accounts(first)
+    list_accounts(second)
+    clock.advance(LIFETIME_S - 30)
+    list_accounts(first)
+    list_accounts(second)
+    assert (emu.counters.logins, emu.counters.refreshes) == (1, 1)
+    assert emu.counters.refresh_failures == 0
+
+
+def test_killed_session_is_renewed_once_for_everyone(emu, state, clock):
+    first = new_client(emu, new_cache(emu, state, clock), clock)
+    second = new_client(emu, new_cache(emu, state, clock), clock)
+    list_accounts(first)
+    list_accounts(second)
+    emu.kill_sessions()
+    list_accounts(first)
+    list_accounts(second)
+    assert emu.counters.logins == 2
+
+
+def test_other_runs_get_their_own_session(emu, state, clock):
+    list_accounts(new_client(emu, new_cache(emu, state, clock, scope="run-1"), clock))
+    list_accounts(new_client(emu, new_cache(emu, state, clock, scope="run-2"), clock))
+    assert emu.counters.logins == 2
+
+
+def test_entry_is_private_and_holds_no_secret_in_clear(emu, state, clock):
+    cache = new_cache(emu, state, clock)
+    list_accounts(new_client(emu, cache, clock))
+    with open(cache.path, "rb") as handle:
+        sealed = handle.read()
+    assert stat.S_IMODE(os.stat(cache.path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(os.path.dirname(cache.path)).st_mode) == 0o700
+    for clear_text in (emu.password.encode(), b"eyJ", b"refresh", b"access_token"):
+        assert clear_text not in sealed
+
+
+def test_other_credentials_cannot_read_the_entry(emu, state, clock):
+    list_accounts(new_client(emu, new_cache(emu, state, clock), clock))
+    assert new_cache(emu, state, clock, secret="not-the-password").load() is None
+
+
+def test_closing_a_step_keeps_the_shared_session(emu, state, clock):
+    cache = new_cache(emu, state, clock)
+    with new_client(emu, cache, clock) as client:
+        list_accounts(client)
+    assert logouts(emu) == 0
+    assert cache.load() is not None
+
+
+def test_ending_the_run_logs_out_once_and_forgets_the_entry(emu, state, clock):
+    cache = new_cache(emu, state, clock)
+    with new_client(emu, cache, clock) as client:
+        list_accounts(client)
+    new_client(emu, new_cache(emu, state, clock), clock).close(end_shared_session=True)
+    assert logouts(emu) == 1
+    assert cache.load() is None
+
+
+def test_ending_a_run_without_a_session_sends_nothing(emu, state, clock):
+    new_client(emu, new_cache(emu, state, clock), clock).close(end_shared_session=True)
+    assert emu.counters.total_requests == 0
+
+
+@pytest.mark.parametrize(
+    ("age_s", "is_kept"), [(STALE_AFTER_S - 60, True), (STALE_AFTER_S + 60, False)]
+)
+def test_entries_of_long_gone_runs_are_removed(emu, state, clock, age_s, is_kept):
+    cache = new_cache(emu, state, clock)
+    list_accounts(new_client(emu, cache, clock))
+
+    def later() -> float:
+        return time.time() + age_s  # file times are real, so the sweep's clock is real too
+
+    TokenCache(emu.url, emu.login, emu.password, scope="run-9", state_dir=state, clock=later)
+    assert os.path.exists(cache.path) == is_kept
