@@ -1,6 +1,7 @@
 """The `portabilling` command: demo, emulator and webhook sub-commands."""
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -15,53 +16,44 @@ class _OneLineErrorParser(argparse.ArgumentParser):
 
 Runner = Callable[[argparse.Namespace], int]
 
+# name -> (help, module with `add_arguments(parser)` and `run(args) -> int`)
+COMMANDS = {
+    "demo": (
+        "Materialize every default asset against an embedded emulator; tables land in --data-dir.",
+        "connector.demo",
+    ),
+    "emulator": (
+        "Run the bundled PortaBilling emulator until stopped; prints its base URL and credentials.",
+        "connector.emulator.command",
+    ),
+    "webhook": (
+        "Run the ESPF provisioning-event receiver (POST /events) until stopped.",
+        "connector.events.command",
+    ),
+}
 
-def _add_command(
-    commands: "argparse._SubParsersAction[_OneLineErrorParser]",
-    name: str,
-    help_text: str,
-    module: str,
-) -> None:
-    """Register a sub-command whose `add_arguments` and `run` live in `module`."""
-    import importlib
 
-    command = importlib.import_module(module)
-    parser = commands.add_parser(name, help=help_text, description=help_text)
-    command.add_arguments(parser)
-    parser.set_defaults(run=command.run)
-
-
-def build_parser() -> _OneLineErrorParser:
+def build_parser(argv: Sequence[str]) -> _OneLineErrorParser:
+    """The parser; only the sub-command named in `argv` is imported (the demo loads Dagster)."""
     parser = _OneLineErrorParser(
         prog="portabilling", description="PortaBilling connector for Dagster."
     )
     commands = parser.add_subparsers(
         dest="command", required=True, parser_class=_OneLineErrorParser
     )
-    _add_command(
-        commands,
-        "demo",
-        "Materialize every default asset against an embedded emulator; tables land in --data-dir.",
-        "connector.demo",
-    )
-    _add_command(
-        commands,
-        "emulator",
-        "Run the bundled PortaBilling emulator until stopped; prints its base URL and credentials.",
-        "connector.emulator.command",
-    )
-    _add_command(
-        commands,
-        "webhook",
-        "Run the ESPF provisioning-event receiver (POST /events) until stopped.",
-        "connector.events.command",
-    )
+    for name, (help_text, module) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        if name in argv:
+            command = importlib.import_module(module)
+            command.add_arguments(sub)
+            sub.set_defaults(run=command.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 on success, 2 on bad usage or configuration, 1 on a runtime failure."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv[:1]).parse_args(argv)
     run: Runner = args.run
     try:
         return run(args)
