@@ -56,11 +56,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="signature: seconds a Date may be off, bounding replays (default %(default)s)",
     )
 
+    parser.add_argument("--tls-cert", help="PEM certificate chain: serve HTTPS (with --tls-key)")
+    parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
+
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; events in flight are committed before exiting."""
     if args.max_body_bytes <= 0 or args.max_clock_skew <= 0:
         raise WebhookConfigError("--max-body-bytes and --max-clock-skew must be positive")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise WebhookConfigError("--tls-cert and --tls-key go together")
     auth = authenticator_from_env(args.auth, os.environ, max_clock_skew_s=args.max_clock_skew)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -70,7 +75,12 @@ def run(args: argparse.Namespace) -> int:
     with (
         EventStore(db_path) as store,
         EventReceiver(
-            store, auth, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes
+            store,
+            auth,
+            host=args.host,
+            port=args.port,
+            max_body_bytes=args.max_body_bytes,
+            tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
         ) as receiver,
     ):
         print(f"receiving events on {receiver.url}/events (store: {db_path})", flush=True)

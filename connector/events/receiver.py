@@ -13,6 +13,7 @@ from connector.events.store import EventStore
 
 _KEEP_ALIVE_S = 30  # ESPF posts ~10/s: keep its connection instead of reconnecting each time
 _BACKLOG = 2048
+_GRACE_S = 5  # stop: in-flight commits take ms; idle TLS peers must not hold shutdown for 30 s
 _MAX_CONCURRENT_REQUESTS = 1000  # beyond this, 503: ESPF retries later instead of us falling over
 
 
@@ -27,10 +28,12 @@ class EventReceiver:
         host: str = "127.0.0.1",
         port: int = 0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        tls: tuple[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = WebhookApp(store, auth, max_body_bytes=max_body_bytes, clock=clock)
         self._address = (host, port)
+        self._tls = tls  # (certificate chain PEM path, private key PEM path): serve HTTPS
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -43,7 +46,8 @@ class EventReceiver:
         if self._socket is None:
             raise RuntimeError("the receiver is not started")
         host, port = self._socket.getsockname()[:2]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
     def start(self) -> "EventReceiver":
         """Listen now (connections queue in the backlog until uvicorn's loop accepts them)."""
@@ -57,8 +61,11 @@ class EventReceiver:
             log_level="warning",
             server_header=False,
             timeout_keep_alive=_KEEP_ALIVE_S,
+            timeout_graceful_shutdown=_GRACE_S,
             backlog=_BACKLOG,
             limit_concurrency=_MAX_CONCURRENT_REQUESTS,
+            ssl_certfile=self._tls[0] if self._tls else None,
+            ssl_keyfile=self._tls[1] if self._tls else None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

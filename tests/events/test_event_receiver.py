@@ -1,9 +1,12 @@
 """The webhook over real HTTP: auth, validation, limits, de-duplication and health."""
 
+import http.client
 import json
 import logging
 import sqlite3
+import ssl
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from espf_helpers import (
     signature_headers,
 )
 
+from connector.emulator.tls import write_certificates
 from connector.events import BasicAuth, EntityKind, EventReceiver, EventStore
 
 
@@ -210,3 +214,17 @@ def test_a_locked_store_gets_503_then_recovers(db_path: str) -> None:
         other.close()
         assert post(rx.url, delivery(1), basic_header()).status_code == 200
         assert _stored(store) == 1
+
+
+def test_https_when_given_a_certificate(store: EventStore, tmp_path: Path) -> None:
+    ca, cert, key = write_certificates(tmp_path, "127.0.0.1")
+    with EventReceiver(store, BasicAuth(USER, PASSWORD), tls=(str(cert), str(key))) as rx:
+        assert rx.url.startswith("https://")
+        port = int(rx.url.rsplit(":", 1)[1])
+        context = ssl.create_default_context(cafile=str(ca))
+        connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=10, context=context)
+        connection.request("POST", "/events", delivery(1), basic_header())
+        status = connection.getresponse().status
+        connection.close()  # an idle TLS peer would hold the receiver's shutdown for its grace time
+    assert status == 200
+    assert _stored(store) == 1

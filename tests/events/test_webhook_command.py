@@ -1,5 +1,6 @@
 """`portabilling webhook` as a separate process: start-up, shutdown, configuration, and SIGKILL."""
 
+import argparse
 import os
 import re
 import signal
@@ -13,7 +14,7 @@ import pytest
 import requests
 from espf_helpers import PASSWORD, USER, basic_header, delivery, post
 
-from connector.events import EventStore
+from connector.events import EventStore, WebhookConfigError, command
 
 BASIC_ENV = {"PORTABILLING_WEBHOOK_USER": USER, "PORTABILLING_WEBHOOK_PASSWORD": PASSWORD}
 
@@ -146,3 +147,23 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event(
         stored = {event.i_event for event in store.events(sorted(acknowledged))}
         assert stored == acknowledged
         assert sum(store.counts().values()) >= len(acknowledged)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--tls-cert", "cert.pem"], "--tls-key"),
+        (["--max-body-bytes", "0"], "positive"),
+        (["--auth", "custom"], "PORTABILLING_WEBHOOK_CUSTOM_TYPE"),
+    ],
+)
+def test_bad_configuration_is_refused_before_serving(
+    options: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in BASIC_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PORTABILLING_WEBHOOK_CUSTOM_TYPE", raising=False)
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    with pytest.raises(WebhookConfigError, match=message):
+        command.run(parser.parse_args(options))
