@@ -36,6 +36,7 @@ class SharedToken:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(SharedToken)}
 
     def is_same_session(self, other: "SharedToken | None") -> bool:
+        """Whether `other` carries the same access token and session id."""
         return other is not None and (self.access_token, self.session_id) == (
             other.access_token,
             other.session_id,

@@ -44,6 +44,7 @@ class _Slot:
         fcntl.flock(self._descriptor(), fcntl.LOCK_EX)
 
     def give_back(self) -> None:
+        """Free the slot for the next request of any process."""
         fcntl.flock(self._descriptor(), fcntl.LOCK_UN)
         self.thread_lock.release()
 
@@ -87,14 +88,14 @@ class ServerSlots:
         return order[0]
 
 
-_shared: dict[tuple[str, int, str | None], ServerSlots] = {}
+_shared: dict[tuple[str, int, str], ServerSlots] = {}
 _shared_guard = threading.Lock()
 
 
 def server_slots(url: str, limit: int, state_dir: str | None = None) -> ServerSlots:
     """The process-wide `ServerSlots` of a server, so every client of the process shares it."""
     with _shared_guard:
-        key = (url, limit, state_dir)
+        key = (url, limit, state_dir or default_state_dir())
         if key not in _shared:
-            _shared[key] = ServerSlots(url, limit, state_dir)
+            _shared[key] = ServerSlots(url, limit, key[2])
         return _shared[key]

@@ -1,12 +1,6 @@
 """Tables on S3 (a local moto server): same contents and guarantees as on a local folder."""
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -20,31 +14,9 @@ from connector.tables import ACCOUNTS, CUSTOMERS, XDRS, TableSpec
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import actual_row, expected_row
 from tests.tables.helpers import NOW, account, publish
+from tests.tables.test_table_kill import run_writer_until_killed
 
-REPO = Path(__file__).resolve().parents[2]
 DAYS = [date(2024, 1, 1), date(2024, 1, 2)]
-BATCHES_BEFORE_KILL = 3
-
-# Writes pages to an S3 table forever, reporting each on stdout, so the test can kill it.
-WRITER_SCRIPT = textwrap.dedent(
-    """
-    import sys
-    from datetime import UTC, datetime
-    from connector.arrowio import RecordConverter
-    from connector.storage import TableStore
-    from connector.tables import ACCOUNTS
-
-    store = TableStore(sys.argv[1])
-    with store.writer(ACCOUNTS) as writer:
-        converter = RecordConverter(ACCOUNTS, base_schema=writer.schema)
-        page = 0
-        while True:
-            records = [{"i_account": page * 1000 + i, "balance": 1.5} for i in range(1000)]
-            writer.write(converter.to_batch(records, datetime.now(UTC)))
-            page += 1
-            print(page, flush=True)
-    """
-)
 
 
 def read_s3(s3: s3fs.S3FileSystem, uri: str) -> tuple[Any, list[dict[str, Any]]]:
@@ -116,23 +88,7 @@ def test_sigkilled_writer_leaves_previous_objects_readable(s3, s3_root):
     path = f"{s3_root}/accounts/part-00000.parquet"
     before = s3.cat(path)
 
-    process = subprocess.Popen(
-        [sys.executable, "-c", WRITER_SCRIPT, s3_root],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env=os.environ.copy(),
-    )
-    try:
-        assert process.stdout is not None
-        for line in process.stdout:
-            if int(line) >= BATCHES_BEFORE_KILL:
-                break
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    run_writer_until_killed(s3_root)  # the writer of the local-folder test, on S3
 
     assert s3.cat(path) == before
     assert s3.find(f"{s3_root}/accounts") == [path.removeprefix("s3://")]

@@ -49,19 +49,21 @@ def logouts(emu):
     return emu.counters.requests.get("Session/logout", 0)
 
 
-def test_second_process_adopts_the_session(emu, state, clock):
-    first = new_client(emu, new_cache(emu, state, clock), clock)
-    second = new_client(emu, new_cache(emu, state, clock), clock)
-    list_accounts(first)
-    list_accounts(second)
+@pytest.fixture
+def two_processes(emu, state, clock):
+    """Two clients with caches of their own on one entry, both past their first call."""
+    clients = [new_client(emu, new_cache(emu, state, clock), clock) for _ in range(2)]
+    for client in clients:
+        list_accounts(client)
+    return clients
+
+
+def test_second_process_adopts_the_session(emu, two_processes):
     assert emu.counters.logins == 1
 
 
-def test_one_refresh_per_expiry_across_processes(emu, state, clock):
-    first = new_client(emu, new_cache(emu, state, clock), clock)
-    second = new_client(emu, new_cache(emu, state, clock), clock)
-    list_accounts(first)
-    list_accounts(second)
+def test_one_refresh_per_expiry_across_processes(emu, clock, two_processes):
+    first, second = two_processes
     clock.advance(LIFETIME_S - 30)
     list_accounts(first)
     list_accounts(second)
@@ -69,11 +71,8 @@ def test_one_refresh_per_expiry_across_processes(emu, state, clock):
     assert emu.counters.refresh_failures == 0
 
 
-def test_killed_session_is_renewed_once_for_everyone(emu, state, clock):
-    first = new_client(emu, new_cache(emu, state, clock), clock)
-    second = new_client(emu, new_cache(emu, state, clock), clock)
-    list_accounts(first)
-    list_accounts(second)
+def test_killed_session_is_renewed_once_for_everyone(emu, two_processes):
+    first, second = two_processes
     emu.kill_sessions()
     list_accounts(first)
     list_accounts(second)
