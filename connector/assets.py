@@ -5,6 +5,7 @@ Each asset asks the resources for a client and a table store, runs one extractio
 Adding an entity is a row in `connector.tables` plus one `snapshot_asset(...)` line here.
 """
 
+import time
 from datetime import date
 from typing import Any
 
@@ -12,7 +13,7 @@ import dagster as dg
 import pyarrow as pa
 
 from connector.extract import Extraction, Tuning, extract_snapshot, extract_xdr_day
-from connector.refresh import apply_batch
+from connector.refresh import KIND_OF_TABLE, apply_batch
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
 from connector.storage import UpsertResult
 from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, XDRS, TableSpec
@@ -61,12 +62,18 @@ def snapshot_asset(spec: TableSpec, description: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext,
         portabilling: PortaBillingResource,
         storage: ParquetStorageResource,
+        events_store: EventStoreResource,
     ) -> dg.MaterializeResult:
         store = storage.get_store()
+        started = time.time()
         with portabilling.get_client() as client:
             extraction = extract_snapshot(
                 client, store, spec, _tuning(portabilling), context.log.info
             )
+        with events_store.get_store() as events_db:
+            requeued = events_db.requeue_done_since(started, KIND_OF_TABLE[spec.name])
+        if requeued:
+            context.log.info(f"{requeued} events applied during the scan will be applied again")
         return _result(context, extraction, store.table_uri(spec.name), exact_total=False)
 
     return _snapshot
@@ -119,8 +126,7 @@ def events(
 ) -> dg.MaterializeResult:
     tables = storage.get_store()
     with events_store.get_store() as store:
-        batch = store.pending_entities()
-        store.claim(batch.i_events, context.run.run_id)
+        batch = store.claim_pending(context.run.run_id)
         try:
             with portabilling.get_client() as client:
                 applied = apply_batch(client, tables, store, batch, portabilling.max_concurrency)

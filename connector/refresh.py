@@ -25,6 +25,7 @@ SPEC_OF_KIND: dict[EntityKind, TableSpec] = {
     EntityKind.ACCOUNT: ACCOUNTS,
     EntityKind.CUSTOMER: CUSTOMERS,
 }
+KIND_OF_TABLE: dict[str, EntityKind] = {spec.name: kind for kind, spec in SPEC_OF_KIND.items()}
 
 
 @dataclass

@@ -38,8 +38,8 @@ def events_sensor(job_name: str, interval_s: int) -> dg.SensorDefinition:
             _release_claims_of_dead_runs(context.instance, store.claimed_runs(), store.release)
             if _has_active_run(context.instance, job_name):
                 return dg.SkipReason("an events run is still in progress")
-            pending = store.pending_entities()
-        if pending.is_empty or pending.max_i_event is None:
+            pending = store.pending_summary()
+        if pending.count == 0 or pending.max_i_event is None:
             return dg.SkipReason("no pending events")
         cursor = json.loads(context.cursor) if context.cursor else {}
         same = cursor.get("through") == pending.max_i_event
@@ -48,7 +48,7 @@ def events_sensor(job_name: str, interval_s: int) -> dg.SensorDefinition:
             run_requests=[
                 dg.RunRequest(
                     run_key=f"events-{pending.max_i_event}-{attempt}",
-                    tags={"portabilling/pending_events": str(len(pending.i_events))},
+                    tags={"portabilling/pending_events": str(pending.count)},
                 )
             ],
             cursor=json.dumps({"through": pending.max_i_event, "attempt": attempt}),

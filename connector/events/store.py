@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS events (
     received_at REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done')),
     run_id TEXT,
-    claimed_at REAL
+    claimed_at REAL,
+    done_at REAL
 );
 -- One index, on state alone: its entries follow seq (the rowid) within a state, so the backlog
 -- reads oldest-first with no sort, and each row update touches just this one index.
@@ -191,11 +192,34 @@ class EventStore:
 
     def complete(self, run_id: str) -> int:
         """The run applied its events: claimed by `run_id` → done; the number completed."""
-        return self._move_claimed(run_id, DONE)
+        sql = (
+            "UPDATE events SET state = ?, claimed_at = NULL, done_at = ?"
+            " WHERE state = ? AND run_id = ?"
+        )
+        with self._write() as db:
+            return db.execute(sql, (DONE, self._clock(), CLAIMED, run_id)).rowcount
+
+    def requeue_done_since(self, since: float, kind: EntityKind) -> int:
+        """Events of `kind` applied at or after `since` go back to pending; the number requeued.
+
+        A snapshot that was scanning while they were applied may have published older state of
+        their entities; applying them again re-reads the current state on top of it.
+        """
+        sql = (
+            "UPDATE events SET state = ?, run_id = NULL, done_at = NULL"
+            " WHERE state = ? AND done_at >= ? AND entity_kind = ?"
+        )
+        with self._write() as db:
+            return db.execute(sql, (PENDING, DONE, since, kind.value)).rowcount
 
     def release(self, run_id: str) -> int:
         """The run failed: its claimed events go back to pending; the number released."""
-        return self._move_claimed(run_id, PENDING, keep_run_id=False)
+        sql = (
+            "UPDATE events SET state = ?, run_id = NULL, claimed_at = NULL"
+            " WHERE state = ? AND run_id = ?"
+        )
+        with self._write() as db:
+            return db.execute(sql, (PENDING, CLAIMED, run_id)).rowcount
 
     def release_stale(self, max_age_s: float) -> int:
         """Release claims older than `max_age_s`: their run died without completing or releasing."""
@@ -214,15 +238,6 @@ class EventStore:
         sql = "DELETE FROM events WHERE state = ? AND received_at < ?"
         with self._write() as db:
             return db.execute(sql, (DONE, self._clock() - older_than_s)).rowcount
-
-    def _move_claimed(self, run_id: str, state: str, *, keep_run_id: bool = True) -> int:
-        run_id_after = "run_id" if keep_run_id else "NULL"
-        sql = (
-            f"UPDATE events SET state = ?, run_id = {run_id_after}, claimed_at = NULL"
-            " WHERE state = ? AND run_id = ?"
-        )
-        with self._write() as db:
-            return db.execute(sql, (state, CLAIMED, run_id)).rowcount
 
     def claimed_runs(self) -> dict[str, int]:
         """Run ids holding claims, with how many events each holds."""

@@ -1,5 +1,6 @@
 """End to end: emulator mutations → ESPF deliveries → receiver → sensor → runs → tables."""
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from connector.resources import EventStoreResource
 from connector.sensors import SENSOR_NAME
 from connector.tables import ACCOUNTS, CUSTOMERS
 from tests.e2e.conftest import materialize
-from tests.e2e.test_extraction import assert_equal_to_truth
+from tests.e2e.test_extraction import assert_equal_to_truth, wait_for
 
 WEBHOOK = ("espf", "hook-secret")
 
@@ -109,3 +110,30 @@ def test_a_failed_run_leaves_events_pending_and_the_next_applies_them_once(
     assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts())
     stored = pq.read_table(data / "events")["i_event"].to_pylist()
     assert len(stored) == len(set(stored)) == len(emu.events)
+
+
+def test_events_applied_during_a_snapshot_survive_it(
+    make_emulator: Any, point_at: Any, events_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot reads an account, the event updates it, the snapshot publishes: not lost."""
+    emu = make_emulator(customers=6, accounts=600, xdrs_per_account=1)
+    data = point_at(emu)
+    monkeypatch.setenv("PORTABILLING_PAGE_SIZE", "10")
+    materialize(SNAPSHOT_JOB)
+    emu.config.latency_s = 0.4
+    listed = emu.counters.requests.get("Account/get_account_list", 0)
+    snapshot = threading.Thread(target=materialize, args=(SNAPSHOT_JOB,))
+    snapshot.start()
+    wait_for(lambda: emu.counters.requests.get("Account/get_account_list", 0) > listed)
+    mutate(emu)
+    deliver(emu, events_db)
+    with dg.instance_for_test() as instance:
+        first = tick(instance, events_db)
+        assert run_requested(instance, first).success
+        assert snapshot.is_alive(), "the snapshot ended before the events run: nothing tested"
+        snapshot.join()
+        assert isinstance(first, dg.SensorResult)
+        again = tick(instance, events_db, first.cursor)
+        assert run_requested(instance, again).success
+    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts())
+    assert_equal_to_truth(CUSTOMERS, data / "customers", emu.truth.customers())

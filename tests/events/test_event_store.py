@@ -113,6 +113,22 @@ def test_release_stale_frees_claims_of_runs_that_died(db_path: str, clock: Any) 
         assert store.claimed_runs() == {"run-new": 1}
 
 
+def test_requeue_done_since_returns_events_applied_after_a_moment(db_path: str, clock: Any) -> None:
+    with EventStore(db_path, clock=clock) as store:
+        store.add_many(
+            [make_event(1), make_event(2), make_event(3, "Customer/Updated", i_customer=7)]
+        )
+        store.claim([1], "run-early")
+        store.complete("run-early")
+        clock.advance(60)
+        snapshot_started = clock()
+        store.claim([2, 3], "run-late")
+        store.complete("run-late")
+        assert store.requeue_done_since(snapshot_started, EntityKind.ACCOUNT) == 1
+        assert store.pending_entities().i_events == (2,)
+        assert store.counts() == {PENDING: 1, CLAIMED: 0, DONE: 2}
+
+
 def test_events_returns_stored_fields(store: EventStore) -> None:
     store.add(make_event(7, "Invoice/Updated", i_customer="42", i_invoice=3))
     [event] = store.events([7, 8])
