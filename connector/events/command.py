@@ -16,7 +16,7 @@ from connector.events.auth import (
 from connector.events.receiver import EventReceiver
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore, default_events_db_path
 
-DEFAULT_PORT = 8787
+DEFAULT_PORT = 8788  # beside the emulator on 8787
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
