@@ -20,6 +20,9 @@ SNAPSHOT_JOB = "portabilling_snapshot_job"
 XDRS_JOB = "portabilling_xdrs_job"
 EVENTS_JOB = "portabilling_events_job"
 DEFAULT_SENSOR_INTERVAL_S = 30
+# In-process by default: a step's concurrency is the client's threads, and a step subprocess would
+# pay Dagster's start-up again (measured: 51.6 s -> 30.8 s and 543 -> 361 MB for 100k accounts).
+EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
 # Tuning knobs: environment variable -> resource field.
 TUNING = {
     "PORTABILLING_PAGE_SIZE": "page_size",
@@ -53,6 +56,7 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
     )
     interval = environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
     return dg.Definitions(
+        executor=executor(environ),
         assets=[customers, accounts, xdrs, events],
         jobs=[snapshot_job, xdrs_job, events_job],
         sensors=[
@@ -113,6 +117,16 @@ def portabilling_resource(environ: Mapping[str, str]) -> PortaBillingResource:
         if environ.get(name):
             settings[field] = parse_number(environ, name)
     return PortaBillingResource(**settings)
+
+
+def executor(environ: Mapping[str, str]) -> dg.ExecutorDefinition:
+    """`PORTABILLING_EXECUTOR`: `in_process` (default) or `multiprocess` (one process per step)."""
+    name = environ.get("PORTABILLING_EXECUTOR") or "in_process"
+    if name not in EXECUTORS:
+        raise ConfigurationError(
+            f"PORTABILLING_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {name!r}"
+        )
+    return EXECUTORS[name]
 
 
 def xdr_start_date(environ: Mapping[str, str]) -> date:
