@@ -52,7 +52,9 @@ Page = list[Row]
 DEFAULT_PAGE_SIZE = 1000
 DEFAULT_CONCURRENCY = 8
 MIN_OVERLAP = 5
-DEFAULT_MAX_REPAIR_STEPS = 10
+# A repair window starts at 5 x overlap rows and at most doubles per step: 8 steps stay under
+# 1,021 x overlap rows (about 20 pages at the default overlap).
+DEFAULT_MAX_REPAIR_STEPS = 8
 # Without a total we cannot size the plan; this only stops a server that never ends a list.
 MAX_PAGES_WITHOUT_TOTAL = 100_000
 
@@ -209,8 +211,9 @@ class ListScan:
             concurrency=concurrency,
             overlap=self.overlap,
             max_repair_steps=max_repair_steps,
-            max_pages=max_pages or 1,
         )
+        if max_pages is not None:
+            _check_positive(max_pages=max_pages)
         if self.overlap > page_size:
             raise ConfigurationError(f"overlap ({self.overlap}) must not exceed page_size")
         self._call, self.service, self.method = call, service, method

@@ -116,7 +116,14 @@ def test_progress_has_no_eta_before_time_passes() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"page_size": 0}, {"concurrency": 0}, {"overlap": 0}, {"page_size": 10, "overlap": 11}],
+    [
+        {"page_size": 0},
+        {"concurrency": 0},
+        {"overlap": 0},
+        {"page_size": 10, "overlap": 11},
+        {"max_pages": 0},
+        {"max_repair_steps": 0},
+    ],
 )
 def test_list_scan_refuses_settings_that_cannot_work(options: dict) -> None:
     with pytest.raises(ConfigurationError):
