@@ -48,7 +48,7 @@ class PortaBillingResource(dg.ConfigurableResource):
     _run_id: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._run_id = context.run_id
+        self._run_id = context.run.run_id if context.run is not None else None
 
     def get_client(self, run_id: str | None = None) -> PortaBillingClient:
         """A new client; use it in a `with` block (a run's shared session outlives the block).
