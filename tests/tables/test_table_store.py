@@ -23,8 +23,9 @@ def xdr(i: int, **fields: object) -> dict[str, object]:
     return {"i_xdr": i, "i_account": 1, "charged_amount": 0.01 * i, "failed": 0, **fields}
 
 
-def test_published_table_is_one_zstd_file_with_a_row_group_per_page(store, tmp_path):
-    writer, _ = publish(store, ACCOUNTS, [[account(1), account(2)], [account(3)]])
+def test_published_table_is_one_zstd_file_with_row_groups_of_bounded_size(tmp_path):
+    store = TableStore(str(tmp_path), row_group_rows=2)
+    writer, _ = publish(store, ACCOUNTS, [[account(1)], [account(2)], [account(3)]])
     assert table_files(tmp_path, "accounts") == ["part-00000.parquet"]
     metadata = pq.ParquetFile(tmp_path / "accounts" / "part-00000.parquet").metadata
     assert metadata.num_row_groups == 2
@@ -98,7 +99,8 @@ def test_new_column_mid_stream_widens_the_whole_file(store):
     assert writer.rows == 4
 
 
-def test_widening_keeps_row_groups_bounded(store, tmp_path):
+def test_widening_keeps_row_groups_bounded(tmp_path):
+    store = TableStore(str(tmp_path), row_group_rows=100)
     pages = [[account(i) for i in range(p * 100, p * 100 + 100)] for p in range(5)]
     pages.append([account(999, loyalty_tier="gold")])
     publish(store, ACCOUNTS, pages)
