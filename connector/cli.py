@@ -1,6 +1,7 @@
 """The `portabilling` command: demo, emulator and webhook sub-commands."""
 
 import argparse
+import gc
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -65,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         print(f"portabilling {args.command}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    finally:
+        # Arrow's native worker threads must be joined while Arrow is alive, not during the
+        # interpreter's final teardown (apache/arrow#34314: an abort after a clean run).
+        gc.collect()
 
 
 if __name__ == "__main__":

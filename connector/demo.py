@@ -11,6 +11,7 @@ import dagster as dg
 
 from connector.emulator import Emulator, EmulatorConfig
 from connector.project import EVENTS_JOB, SNAPSHOT_JOB, XDRS_JOB, build_defs
+from connector.resources import PortaBillingResource
 from connector.storage import TableStore
 
 DEMO_XDR_START = date(2024, 1, 1)
@@ -41,12 +42,16 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with Emulator(config) as emulator:
         print(f"emulator: {emulator.url} ({args.accounts} accounts, {args.customers} customers)")
+        session = PortaBillingResource(
+            url=emulator.url, login=emulator.login, password=emulator.password
+        )
         with _environment(_demo_environment(emulator, args.data_dir)):
             defs = build_defs()
-            _run_job(defs, SNAPSHOT_JOB)
-            _run_job(defs, EVENTS_JOB)
+            _run_job(defs, session, SNAPSHOT_JOB)
+            _run_job(defs, session, EVENTS_JOB)
             for day in range(args.days):
-                _run_job(defs, XDRS_JOB, (DEMO_XDR_START + timedelta(days=day)).isoformat())
+                day_key = (DEMO_XDR_START + timedelta(days=day)).isoformat()
+                _run_job(defs, session, XDRS_JOB, day_key)
     _print_summary(args.data_dir, time.monotonic() - started)
     return 0
 
@@ -77,12 +82,19 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _run_job(defs: dg.Definitions, name: str, partition_key: str | None = None) -> None:
+def _run_job(
+    defs: dg.Definitions,
+    session: PortaBillingResource,
+    name: str,
+    partition_key: str | None = None,
+) -> None:
+    """Run a job in this process, then log out its session (no daemon runs the logout sensor)."""
     label = name if partition_key is None else f"{name} [{partition_key}]"
     print(f"running {label} ...", flush=True)
     result = defs.resolve_job_def(name).execute_in_process(
-        partition_key=partition_key, run_config=QUIET, raise_on_error=True
+        partition_key=partition_key, run_config=QUIET, raise_on_error=False
     )
+    session.end_run_session(result.run_id)
     if not result.success:
         raise RuntimeError(f"{label} failed")
 
@@ -91,8 +103,7 @@ def _print_summary(data_dir: str, seconds: float) -> None:
     store = TableStore(data_dir)
     print(f"\ntables under {data_dir} ({seconds:.1f} s):")
     for table in ("customers", "accounts", "xdrs", "events"):
-        data = store.read(table)
-        rows = 0 if data is None else data.num_rows
+        rows = store.row_count(table)
         print(f"  {table:<10} {rows:>9,} rows  {store.table_uri(table)}")
 
 

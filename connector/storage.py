@@ -94,6 +94,14 @@ class TableStore:
         parts = [self._read_file(path, schema, part) for path, part in files]
         return pa.concat_tables(parts)
 
+    def row_count(self, table: str, partition: str | None = None) -> int:
+        """Rows published in a table or partition, from the Parquet footers (no data read)."""
+        rows = 0
+        for path, _ in self._published_files(table, partition):
+            with self.fs.open(path, "rb") as handle:
+                rows += pq.ParquetFile(handle).metadata.num_rows
+        return rows
+
     def schema(self, table: str, partition: str | None = None) -> pa.Schema | None:
         """The published schema; united over all partitions when no partition is named."""
         schemas = [self._read_schema(path) for path, _ in self._published_files(table, partition)]

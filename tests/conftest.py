@@ -47,3 +47,11 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
     yield make
     for emulator in started:
         emulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def private_state_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Token caches and request slots of each test live in its own folder, not in /tmp."""
+    monkeypatch.setenv("PORTABILLING_STATE_DIR", str(tmp_path_factory.mktemp("state")))
