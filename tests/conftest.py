@@ -49,9 +49,9 @@ def make_emulator() -> Iterator[Callable[..., Emulator]]:
         emulator.stop()
 
 
-@pytest.fixture(autouse=True)
-def private_state_dir(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Token caches and request slots of each test live in its own folder, not in /tmp."""
-    monkeypatch.setenv("PORTABILLING_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+@pytest.fixture(scope="session", autouse=True)
+def private_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Token caches and request slots of the test session live in its own folder, not in /tmp."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PORTABILLING_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+        yield
