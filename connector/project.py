@@ -20,6 +20,9 @@ SNAPSHOT_JOB = "portabilling_snapshot_job"
 XDRS_JOB = "portabilling_xdrs_job"
 EVENTS_JOB = "portabilling_events_job"
 DEFAULT_SENSOR_INTERVAL_S = 30
+# Both jobs that write accounts/customers carry this tag: a run-queue tag limit of 1 on it keeps
+# them from overlapping across machines (docs/deploy.md), where table locks cannot reach.
+WRITES_ENTITY_TABLES = {"portabilling/writes": "entity-tables"}
 # In-process by default: a step's concurrency is the client's threads, and a step subprocess would
 # pay Dagster's start-up again (measured: 51.6 s -> 30.8 s and 543 -> 361 MB for 100k accounts).
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
@@ -43,6 +46,7 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
         SNAPSHOT_JOB,
         selection=dg.AssetSelection.assets(customers, accounts),
         description="Full snapshots of customers and accounts.",
+        tags=WRITES_ENTITY_TABLES,
     )
     xdrs_job = dg.define_asset_job(
         XDRS_JOB,
@@ -53,6 +57,7 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
         EVENTS_JOB,
         selection=dg.AssetSelection.assets(events),
         description="Apply pending provisioning events to accounts and customers in place.",
+        tags=WRITES_ENTITY_TABLES,
     )
     interval = environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
     return dg.Definitions(
