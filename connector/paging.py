@@ -91,7 +91,7 @@ class ScanReport:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a scan stands; `on_progress` receives one after every page (fan_out: every scan)."""
+    """Where a scan stands; `on_progress` receives one after every page (FanOut: every scan)."""
 
     pages_done: int
     pages_expected: int
@@ -546,31 +546,3 @@ class FanOut:
             check_total_after=False,
             executor=fetchers,
         )
-
-
-def fan_out(
-    call: Call,
-    service: str,
-    method: str,
-    list_key: str,
-    key: str,
-    param_sets: Iterable[dict[str, Any]],
-    *,
-    page_size: int = DEFAULT_PAGE_SIZE,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    on_progress: ProgressCallback | None = None,
-    clock: Callable[[], float] = time.time,
-) -> FanOut:
-    """One `ListScan` per params set, in parallel; iterate the result for pages, then `.report`."""
-    return FanOut(
-        call,
-        service,
-        method,
-        list_key,
-        key,
-        param_sets,
-        page_size=page_size,
-        concurrency=concurrency,
-        on_progress=on_progress,
-        clock=clock,
-    )

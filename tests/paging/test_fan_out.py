@@ -1,4 +1,4 @@
-"""fan_out against the emulator: one xDR scan per customer, merged, de-duplicated and counted."""
+"""FanOut against the emulator: one xDR scan per customer, merged, de-duplicated and counted."""
 
 from datetime import date, timedelta
 from typing import Any
@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from connector import FaultError
-from connector.paging import Progress, fan_out
+from connector.paging import FanOut, Progress
 
 DAY = date(2024, 1, 2)
 XDRS = ("Customer", "get_customer_xdrs", "xdr_list", "i_xdr")
@@ -28,7 +28,7 @@ def _customers(emu: Any) -> list[int]:
 def test_fan_out_over_customers_equals_the_days_xdrs(make_emulator: Any, connect: Any) -> None:
     emu = make_emulator(customers=12, accounts=60, xdrs_per_account=8)
     params = [_day_params(c) for c in _customers(emu)]
-    rows = [row for page in fan_out(connect(emu).call, *XDRS, params, page_size=7) for row in page]
+    rows = [row for page in FanOut(connect(emu).call, *XDRS, params, page_size=7) for row in page]
     truth = emu.truth.xdrs(DAY)
     assert len(truth) > 0
     assert len(rows) == len(truth)
@@ -38,7 +38,7 @@ def test_fan_out_over_customers_equals_the_days_xdrs(make_emulator: Any, connect
 def test_fan_out_report_adds_up_the_scans(make_emulator: Any, connect: Any) -> None:
     emu = make_emulator(customers=12, accounts=60, xdrs_per_account=8)
     customers = _customers(emu)
-    scans = fan_out(connect(emu).call, *XDRS, [_day_params(c) for c in customers], page_size=7)
+    scans = FanOut(connect(emu).call, *XDRS, [_day_params(c) for c in customers], page_size=7)
     rows = [row for page in scans for row in page]
     report = scans.report
     assert report.requests == emu.counters.requests["Customer/get_customer_xdrs"]
@@ -52,7 +52,7 @@ def test_fan_out_report_adds_up_the_scans(make_emulator: Any, connect: Any) -> N
 def test_fan_out_drops_keys_an_earlier_scan_yielded(make_emulator: Any, connect: Any) -> None:
     emu = make_emulator(customers=4, accounts=20, xdrs_per_account=8)
     first = _customers(emu)[0]
-    scans = fan_out(connect(emu).call, *XDRS, [_day_params(first)] * 3, page_size=5)
+    scans = FanOut(connect(emu).call, *XDRS, [_day_params(first)] * 3, page_size=5)
     rows = [row for page in scans for row in page]
     assert len(rows) == len({row["i_xdr"] for row in rows}) == scans.report.total_before // 3
     assert scans.report.duplicates_dropped >= 2 * len(rows)
@@ -63,7 +63,7 @@ def test_fan_out_runs_scans_in_parallel_within_the_concurrency(
 ) -> None:
     emu = make_emulator(customers=16, accounts=64, latency_s=0.01)
     params = [_day_params(c) for c in _customers(emu)]
-    list(fan_out(connect(emu).call, *XDRS, params, page_size=50, concurrency=3))
+    list(FanOut(connect(emu).call, *XDRS, params, page_size=50, concurrency=3))
     assert 2 <= emu.counters.max_in_flight <= 3
 
 
@@ -76,7 +76,7 @@ def test_fan_out_reports_progress_per_scan(make_emulator: Any, connect: Any, clo
         clock.advance(1.0)
 
     params = [_day_params(c) for c in _customers(emu)]
-    scans = fan_out(connect(emu).call, *XDRS, params, on_progress=record, clock=clock)
+    scans = FanOut(connect(emu).call, *XDRS, params, on_progress=record, clock=clock)
     list(scans)
     assert [(p.pages_done, p.pages_expected, p.elapsed_s) for p in seen] == [
         (1, 5, 0.0),
@@ -90,7 +90,7 @@ def test_fan_out_reports_progress_per_scan(make_emulator: Any, connect: Any, clo
 
 def test_fan_out_over_nothing_yields_nothing(make_emulator: Any, connect: Any) -> None:
     emu = make_emulator()
-    scans = fan_out(connect(emu).call, *XDRS, [])
+    scans = FanOut(connect(emu).call, *XDRS, [])
     assert list(scans) == []
     assert scans.report.requests == 0
 
@@ -98,7 +98,7 @@ def test_fan_out_over_nothing_yields_nothing(make_emulator: Any, connect: Any) -
 def test_stopping_early_cancels_the_scans_ahead(make_emulator: Any, connect: Any) -> None:
     emu = make_emulator(customers=30, accounts=300, xdrs_per_account=8)
     params = [_day_params(c) for c in _customers(emu)]
-    scans = fan_out(connect(emu).call, *XDRS, params, page_size=3, concurrency=2)
+    scans = FanOut(connect(emu).call, *XDRS, params, page_size=3, concurrency=2)
     first = next(scans)
     scans.close()
     served = emu.counters.requests["Customer/get_customer_xdrs"]
@@ -112,4 +112,4 @@ def test_a_failing_scan_fails_the_fan_out(make_emulator: Any, connect: Any) -> N
     params = [_day_params(c) for c in _customers(emu)]
     params[2] = {**params[2], "from_date": "yesterday"}
     with pytest.raises(FaultError):
-        list(fan_out(connect(emu).call, *XDRS, params))
+        list(FanOut(connect(emu).call, *XDRS, params))
