@@ -1,8 +1,9 @@
-"""Dagster assets: full snapshots of customers and accounts, daily xDR partitions.
+"""Dagster assets: snapshots of customers and accounts, daily xDR partitions, provisioning events.
 
 Each asset asks the resources for a client and a table store, runs one extraction from
-`connector.extract`, and reports what it did as materialization metadata and asset checks.
-Adding an entity is a row in `connector.tables` plus one `snapshot_asset(...)` line here.
+`connector.extract` (or applies pending events with `connector.refresh`), and reports what it did
+as materialization metadata and asset checks. Adding an entity is a row in `connector.tables`
+plus one `snapshot_asset(...)` line here.
 """
 
 import time
