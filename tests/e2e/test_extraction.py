@@ -79,7 +79,7 @@ def environment(emu: Emulator, data: Path) -> dict[str, str]:
         "PORTABILLING_PASSWORD": emu.password,
         "PORTABILLING_DATA_DIR": str(data),
         "PORTABILLING_XDR_START_DATE": "2024-01-01",
-        "PORTABILLING_PAGE_SIZE": "50",
+        "PORTABILLING_PAGE_SIZE": "20",  # ~40 requests: the racing clock expires tokens
     }
 
 
