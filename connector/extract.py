@@ -168,10 +168,11 @@ def _publish(
     """Stream pages into the table (or partition) and publish it when every page is written."""
     started = time.monotonic()
     extracted_at = datetime.now(UTC)
-    converter = RecordConverter(spec, base_schema=store.schema(spec.name))
     preview: list[dict[str, Any]] = []
     keys: list[pa.Array] = []
     with store.writer(spec, partition) as writer, cyclic_gc_paused():
+        # The writer read the published schema (every partition's footer): start from it.
+        converter = RecordConverter(spec, base_schema=writer.schema)
         for batch in _batches(converter, pages, extracted_at):
             if not preview:
                 preview = batch.slice(0, PREVIEW_ROWS).to_pylist()
