@@ -130,13 +130,17 @@ def _money_value(value: Any) -> Decimal:
     return Decimal(text).quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
+def money_from_arrow(raw: pa.Array, money: pa.DataType = MONEY) -> pa.Array:
+    """Exact decimals from numbers or text: floats go through their shortest text."""
+    if pa.types.is_floating(raw.type):
+        raw = pc.cast(raw, pa.string())
+    return pc.cast(raw, money)
+
+
 def to_money(values: list[Any], name: str, money: pa.DataType = MONEY) -> pa.Array:
     """Exact decimal column: floats go through their shortest text, never through binary."""
     try:
-        raw = pa.array(values)
-        if pa.types.is_floating(raw.type):
-            raw = pc.cast(raw, pa.string())
-        return pc.cast(raw, money)
+        return money_from_arrow(pa.array(values), money)
     except ARROW_ERRORS:
         pass
     try:
@@ -169,11 +173,15 @@ def _timestamp_value(value: Any) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def timestamps_from_text(texts: pa.Array, ts_type: pa.DataType = UTC_TIMESTAMP) -> pa.Array:
+    """UTC timestamps from zone-less ``YYYY-MM-DD HH:MM:SS`` text."""
+    return pc.cast(texts, pa.timestamp(ts_type.unit)).cast(ts_type)
+
+
 def to_timestamp(values: list[Any], name: str, ts_type: pa.DataType = UTC_TIMESTAMP) -> pa.Array:
     """UTC timestamp column; API datetimes carry no zone and are UTC."""
     try:
-        naive = pc.cast(pa.array(values, pa.string()), pa.timestamp(ts_type.unit))
-        return naive.cast(ts_type)
+        return timestamps_from_text(pa.array(values, pa.string()), ts_type)
     except ARROW_ERRORS:
         return pa.array(_normalized(values, _timestamp_value, name), ts_type)
 
@@ -204,8 +212,12 @@ def _bool_from_bools(values: list[Any]) -> pa.Array:
 
 
 def _bool_from_texts(values: list[Any]) -> pa.Array:
+    return flags_from_text(pa.array(values, pa.string()))
+
+
+def flags_from_text(raw: pa.Array) -> pa.Array:
     """bool column from text flags, vectorized: ``Y``/``N`` and friends."""
-    texts = pc.utf8_upper(pc.utf8_trim_whitespace(pa.array(values, pa.string())))
+    texts = pc.utf8_upper(pc.utf8_trim_whitespace(raw))
     truthy = pc.is_in(texts, pa.array(sorted(TRUE_TEXTS)))
     falsy = pc.is_in(texts, pa.array(sorted(FALSE_TEXTS)))
     if pc.sum(pc.or_(truthy, falsy)).as_py() != len(texts) - texts.null_count:
@@ -214,8 +226,11 @@ def _bool_from_texts(values: list[Any]) -> pa.Array:
 
 
 def _bool_from_bits(values: list[Any]) -> pa.Array:
+    return flags_from_bits(pa.array(values, pa.int64()))
+
+
+def flags_from_bits(bits: pa.Array) -> pa.Array:
     """bool column from integers that are all 0 or 1."""
-    bits = pa.array(values, pa.int64())
     bounds = pc.min_max(bits)
     if (bounds["min"].as_py() or 0) < 0 or (bounds["max"].as_py() or 0) > 1:
         raise ValueError("not a 0/1 flag")
@@ -278,18 +293,32 @@ class RecordConverter:
         """One record batch of the current schema; unknown fields widen it first."""
         self._widen(records)
         stamp = pa.scalar(_as_utc(extracted_at), UTC_TIMESTAMP)
+        scalars = self._scalar_columns(records)
         columns = [
             pa.repeat(stamp, len(records))
             if name == EXTRACTED_AT
-            else self._column(field, _gather(records, name))
+            else self._json_column(_gather(records, name))
+            if is_json_field(field)
+            else scalars[name]
             for field, name in zip(self.schema, self.schema.names, strict=True)
         ]
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
-    def _column(self, field: pa.Field, values: list[Any]) -> pa.Array:
-        if is_json_field(field):
-            return self._json_column(values)
-        return convert_column(field, values)
+    def _scalar_columns(self, records: list[dict[str, Any]]) -> dict[str, pa.Array]:
+        """The non-JSON columns: one Arrow pass over the page, or column by column if it balks.
+
+        The single pass reads every scalar field at once into a struct of the types the values
+        arrive in (`raw_type`), then converts each child with the same vectorized step the column
+        path takes first; any value that pass refuses sends the whole page down the column path,
+        so both give the same table.
+        """
+        fields = [f for f in self.schema if f.name != EXTRACTED_AT and not is_json_field(f)]
+        raw_fields = [pa.field(f.name, raw_type(f, _first_value(records, f.name))) for f in fields]
+        try:
+            children = pa.array(records, pa.struct(raw_fields)).flatten()
+            return {f.name: from_raw(f, raw) for f, raw in zip(fields, children, strict=True)}
+        except (*ARROW_ERRORS, ValueError):
+            return {f.name: convert_column(f, _gather(records, f.name)) for f in fields}
 
     def _json_column(self, values: list[Any]) -> pa.Array:
         """JSON text of nested values; one scan of the page decides if secrets need removing."""
@@ -335,6 +364,32 @@ def convert_column(field: pa.Field, values: list[Any]) -> pa.Array:
     return convert(values, field.name)
 
 
+def raw_type(field: pa.Field, sample: Any) -> pa.DataType:
+    """The Arrow type a column's values arrive as, judged from one non-null value (or None)."""
+    if pa.types.is_decimal(field.type):
+        return pa.string() if isinstance(sample, str) else pa.float64()
+    if pa.types.is_boolean(field.type):
+        if isinstance(sample, bool) or sample is None:
+            return pa.bool_()
+        return pa.string() if isinstance(sample, str) else pa.int64()
+    if pa.types.is_timestamp(field.type) or pa.types.is_date(field.type):
+        return pa.string()
+    return field.type
+
+
+def from_raw(field: pa.Field, raw: pa.Array) -> pa.Array:
+    """A column of `field`'s type from values read as `raw_type` (the column path's first step)."""
+    if pa.types.is_decimal(field.type):
+        return money_from_arrow(raw, field.type)
+    if pa.types.is_timestamp(field.type):
+        return timestamps_from_text(raw, field.type)
+    if pa.types.is_date(field.type):
+        return pc.cast(raw, field.type)
+    if pa.types.is_boolean(field.type) and not pa.types.is_boolean(raw.type):
+        return flags_from_text(raw) if pa.types.is_string(raw.type) else flags_from_bits(raw)
+    return raw
+
+
 def _marker_search(markers: Iterable[str]) -> Callable[[bytes], bool]:
     """A fast test for JSON text that could hold a secret-named key (false hits are harmless)."""
     encoded = tuple(marker.encode() for marker in markers)
@@ -349,6 +404,11 @@ def _marker_search(markers: Iterable[str]) -> Callable[[bytes], bool]:
 def _gather(records: list[dict[str, Any]], name: str) -> list[Any]:
     """One column's raw values (None where a record lacks the key)."""
     return [r.get(name) for r in records]
+
+
+def _first_value(records: list[dict[str, Any]], name: str) -> Any:
+    """The first non-null value of a field in a page (None if it has none)."""
+    return next((v for v in _values(records, name) if v is not None), None)
 
 
 def _values(records: list[dict[str, Any]], name: str) -> Iterable[Any]:

@@ -1,6 +1,10 @@
-"""ESPF provisioning events: the webhook receiver and the durable store the sensor reads."""
+"""ESPF provisioning events: the webhook receiver and the durable store the sensor reads.
 
-from connector.events.app import WebhookApp
+The package names what the Dagster code loads (store, auth, types). The receiver and its ASGI app
+(`connector.events.receiver`, `connector.events.app`) are imported from their modules, so loading
+the definitions does not import asyncio and uvicorn.
+"""
+
 from connector.events.auth import (
     Authenticator,
     BasicAuth,
@@ -9,7 +13,6 @@ from connector.events.auth import (
     WebhookConfigError,
     authenticator_from_env,
 )
-from connector.events.receiver import EventReceiver
 from connector.events.store import (
     CLAIMED,
     DONE,
@@ -33,7 +36,6 @@ __all__ = [
     "EntityKind",
     "EntityRef",
     "Event",
-    "EventReceiver",
     "EventStore",
     "EventStoreError",
     "InvalidEvent",
@@ -41,7 +43,6 @@ __all__ = [
     "PendingSummary",
     "SignatureAuth",
     "StoredEvent",
-    "WebhookApp",
     "WebhookConfigError",
     "authenticator_from_env",
     "default_events_db_path",

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from espf_helpers import CUSTOM_CREDENTIAL, CUSTOM_TYPE, KEY_ID, PASSWORD, SIGNING_KEY, USER
 
-from connector.events import BasicAuth, CustomAuth, EventReceiver, EventStore, SignatureAuth
+from connector.events import BasicAuth, CustomAuth, EventStore, SignatureAuth
+from connector.events.receiver import EventReceiver
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from espf_helpers import (
 )
 
 from connector.emulator.tls import write_certificates
-from connector.events import BasicAuth, EntityKind, EventReceiver, EventStore
+from connector.events import BasicAuth, EntityKind, EventStore
+from connector.events.receiver import EventReceiver
 
 
 def _stored(store: EventStore) -> int:

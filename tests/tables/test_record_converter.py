@@ -52,6 +52,41 @@ def test_money_type_is_decimal_24_5():
     assert batch.schema.field("balance").type == pa.decimal128(24, 5)
 
 
+def test_money_integers_beyond_float_precision_stay_exact():
+    assert column(ACCOUNTS, "balance", [2**53 + 1]) == [Decimal(2**53 + 1)]
+
+
+def _full_account(i: int) -> dict:
+    return {
+        "i_account": 1000 + i,
+        "i_customer": i % 7,
+        "id": f"1555000{i}",
+        "balance": -22.06285 + i,
+        "credit_limit": 100,
+        "blocked": "Y" if i % 2 else "N",
+        "is_active": i % 2,
+        "activation_date": "2023-06-17",
+        "last_usage": None if i % 3 else "2024-01-01 17:02:36",
+        "lastname": "Dvo\u0159\u00e1k",
+        "assigned_addons": [{"i_product": i, "name": f"pack {i}"}],
+        "password": "pw",
+    }
+
+
+def test_a_page_with_one_odd_value_converts_like_a_clean_page():
+    """One string id or money text sends a page down the column path: same table either way."""
+    clean = [_full_account(i) for i in range(50)]
+    odd = [dict(r) for r in clean]
+    odd[10]["i_account"], odd[20]["balance"] = str(odd[10]["i_account"]), str(odd[20]["balance"])
+    odd[30]["is_active"] = "1" if odd[30]["is_active"] else "0"
+    assert convert(ACCOUNTS, odd)[1].equals(convert(ACCOUNTS, clean)[1])
+
+
+def test_flag_type_is_read_from_the_first_value_that_is_not_null():
+    assert column(ACCOUNTS, "blocked", [None, "Y", "n"]) == [None, True, False]
+    assert column(ACCOUNTS, "is_active", [None, 1, 0]) == [None, True, False]
+
+
 def test_ids_arriving_as_strings_become_int64():
     assert column(ACCOUNTS, "i_customer", ["1000889", 5, None, " 7 "]) == [1000889, 5, None, 7]
 
