@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.compare import measure, report
-from benchmarks.compare.contenders import ALL, REPO, Contender
+from benchmarks.compare.contenders import ALL, REPO, Contender, dagster_home, prepare_kept_instance
 from benchmarks.compare.emulator import EmulatorProcess
 
 RESULTS_JSON = Path(__file__).resolve().parent / "results.json"
@@ -39,11 +39,11 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def extraction_metadata(work: Path) -> dict[str, float]:
-    """Records/s and seconds of the fetch-and-write phase, from the run's materialization."""
+def extraction_metadata(home: Path) -> dict[str, float]:
+    """Records/s and seconds of the fetch-and-write phase, from the latest materialization."""
     import dagster as dg  # only ours needs it, and only after the timed run
 
-    with dg.DagsterInstance.from_config(str(work / "dagster_home")) as instance:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
         event = instance.get_latest_materialization_event(dg.AssetKey(["portabilling", "accounts"]))
     assert event is not None and event.asset_materialization is not None
     values = {k: v.value for k, v in event.asset_materialization.metadata.items()}
@@ -75,7 +75,7 @@ def run_one(
             "rows": contender.rows(work, result.stdout),
         }
         if key.startswith("ours"):
-            row["extraction"] = extraction_metadata(work)
+            row["extraction"] = extraction_metadata(dagster_home(key, work))
         if key.startswith("ceiling"):
             row["fetch_s"] = json.loads(result.stdout.strip().splitlines()[-1])["fetch_s"]
     if row["rows"] != size:
@@ -97,6 +97,8 @@ def main() -> None:
         json.loads(args.out.read_text()) if args.render_only or args.append else []
     )
     started = time.strftime("%Y-%m-%d %H:%M %Z")
+    if not args.render_only:
+        prepare_kept_instance()
     for size in [] if args.render_only else [int(s) for s in args.sizes.split(",")]:
         rounds, keys = planned(args, size)
         for latency in [float(x) for x in args.latencies.split(",")]:

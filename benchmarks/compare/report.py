@@ -10,8 +10,8 @@ import psutil
 
 MB = 1024 * 1024
 NAMES = {
-    "ours": "ours: `dagster asset materialize`",
-    "ours_inproc": "ours, in-process executor (`--config-json`)",
+    "ours": "ours: `dagster asset materialize` (kept instance)",
+    "ours_fresh": "ours: `dagster asset materialize` (new instance)",
     "script": "hand-written requests + pandas",
     "dlt": "dlt `rest_api` → Parquet",
     "ceiling8": "raw ceiling, 8 concurrent",
