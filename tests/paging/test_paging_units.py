@@ -1,8 +1,11 @@
 """The small pieces of paging: totals, page plan, boundary links, report and progress arithmetic."""
 
+from collections.abc import Callable
+
 import pytest
 
 from connector.errors import ConfigurationError
+from connector.keyset import key_array
 from connector.paging import (
     ListScan,
     PagingError,
@@ -17,7 +20,7 @@ from connector.paging import (
 
 
 def _window(keys: list[int], limit: int) -> _Window:
-    return _Window(0, limit, [{"i_account": k} for k in keys], keys, None)
+    return _Window(0, limit, [{"i_account": k} for k in keys], key_array(keys), None)
 
 
 def _no_call(service: str, method: str, params: dict) -> dict:
@@ -128,3 +131,19 @@ def test_progress_has_no_eta_before_time_passes() -> None:
 def test_list_scan_refuses_settings_that_cannot_work(options: dict) -> None:
     with pytest.raises(ConfigurationError):
         ListScan(_no_call, "Account", "get_account_list", "account_list", "i_account", **options)
+
+
+def _answer(*keys: object) -> Callable[[str, str, dict], dict]:
+    def call(service: str, method: str, params: dict) -> dict:
+        return {"account_list": [{"i_account": key} for key in keys], "total": len(keys)}
+
+    return call
+
+
+@pytest.mark.parametrize(
+    ("key", "message"), [(2**64, "does not fit in 64 bits"), ("x", "no integer 'i_account'")]
+)
+def test_a_row_key_that_is_no_int64_is_a_paging_error(key: object, message: str) -> None:
+    scan = ListScan(_answer(1, key), "Account", "get_account_list", "account_list", "i_account")
+    with pytest.raises(PagingError, match=message):
+        list(scan.pages())
