@@ -29,8 +29,10 @@ Design:
 - Output: each page's rows de-duplicated by key over the whole scan, in chain order (the server's
   order; a row created during the scan may come a little after its place). Windows fetched after the
   end was proven are dropped: any row they add did not exist for the whole scan.
-- Memory: every request goes through a pool of `concurrency` threads that keeps at most
-  2 x `concurrency` pages in flight or buffered; the seen keys are a `KeySet`: 1.0 MB at 1M ids
+- Memory: every request goes through a pool of `concurrency` threads and at most `concurrency`
+  pages are in flight or waiting to be read (a parsed 1,000-row account page holds ~3.2 MB of
+  Python objects; a look-ahead of 2 x `concurrency` cost ~50 MB more at the peak and was no faster,
+  since the reader, not the fetchers, sets the pace); the seen keys are a `KeySet`: 1.0 MB at 1M ids
   from one sequence, in any order, 8 MB at 1M ids spread over 62 bits, where a `set[int]` held
   65 MB (tracemalloc, `benchmarks/keyset_bench.py`).
 """
@@ -311,7 +313,7 @@ class ListScan:
         index = 1
         try:
             while True:
-                while index < min(expected, limit) and len(pending) < 2 * self.concurrency:
+                while index < min(expected, limit) and len(pending) < self.concurrency:
                     pending.append((index, self._submit(pool, *self._bounds(index))))
                     index += 1
                 if not pending:
