@@ -38,8 +38,9 @@ logger = logging.getLogger(__name__)
 Timeout = float | tuple[float, float]
 # Held around each HTTP request: a bound on requests in flight shared with other processes.
 RequestSlot = Callable[[], contextlib.AbstractContextManager[object]]
-# Each rejected session is recovered with one re-authentication and one retry of the call; a
-# call meeting several independent session losses in a row (a kill, then an expiry) stops here.
+# Each rejected session is recovered with one re-authentication and one retry of the call. A call
+# gives up after this many losses in a row (a server that rejects every new session); a transient
+# retry in between starts the count again, since a backoff can outlive a token.
 MAX_SESSION_RECOVERIES = 3
 _RETRIED_EXCEPTIONS = (
     requests.ConnectionError,
@@ -346,19 +347,9 @@ class PortaBillingClient:
         """Call `Service/method` with `params` and return the decoded JSON answer."""
         if self._closed:
             raise PortaBillingError("client is closed", service=service, method=method)
-        token = self._session.current()
-        for _ in range(MAX_SESSION_RECOVERIES):
-            try:
-                return self._request(service, method, params or {}, token)
-            except SessionRejectedError as exc:
-                logger.info(
-                    "%s/%s: session rejected (%s); re-authenticating",
-                    service,
-                    method,
-                    exc.faultcode,
-                )
-            token = self._session.renew(token)
-        return self._request(service, method, params or {}, token)
+        return self._request(
+            service, method, params or {}, self._session.current(), renew=self._session.renew
+        )
 
     def close(self, *, end_shared_session: bool = False) -> None:
         """Log the session out and release the connections; the client cannot be used afterwards.
@@ -400,14 +391,34 @@ class PortaBillingClient:
         return self._attempt("Session", method, params, token)
 
     def _request(
-        self, service: str, method: str, params: dict[str, Any], token: Token | None
+        self,
+        service: str,
+        method: str,
+        params: dict[str, Any],
+        token: Token | None,
+        renew: Callable[[Token], Token] | None = None,
     ) -> dict[str, Any]:
-        """One API call with retries of transport trouble, within the attempt and time budgets."""
+        """One API call with retries of transport trouble, within the attempt and time budgets.
+
+        With `renew`, a rejected session is renewed and the call sent again, up to
+        `MAX_SESSION_RECOVERIES` losses in a row.
+        """
         deadline = self._clock() + self._retry_deadline
-        attempt = 0
+        attempt = losses = 0
         while True:
             try:
                 return self._attempt(service, method, params, token)
+            except SessionRejectedError as exc:
+                if renew is None or token is None or losses >= MAX_SESSION_RECOVERIES:
+                    raise
+                logger.info(
+                    "%s/%s: session rejected (%s); re-authenticating",
+                    service,
+                    method,
+                    exc.faultcode,
+                )
+                losses += 1
+                token = renew(token)
             except TransientError as exc:
                 delay = retry_delay(
                     attempt, exc.retry_after, base=self._backoff_base, cap=self._backoff_cap
@@ -424,7 +435,7 @@ class PortaBillingClient:
                 )
                 self._counters.retry()
                 self._sleep(delay)
-                attempt += 1
+                attempt, losses = attempt + 1, 0
 
     def _attempt(
         self, service: str, method: str, params: dict[str, Any], token: Token | None

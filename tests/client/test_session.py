@@ -163,6 +163,19 @@ def test_a_session_rejected_after_every_renewal_is_raised_after_bounded_retries(
     assert server.count("Session/login") == MAX_SESSION_RECOVERIES + 1
 
 
+def test_a_session_lost_again_after_each_transient_retry_is_recovered_each_time(
+    server: ScriptedServer, make_client: Factory
+) -> None:
+    """A backoff can outlive a token: only losses in a row count against the call."""
+    server.script("Session/login", session_reply("at-1"))
+    unavailable = Reply(503, {})
+    losses_between_retries = [KILLED, unavailable] * MAX_SESSION_RECOVERIES
+    server.script("Account/get_account_info", *losses_between_retries, KILLED, OK)
+    client = make_client()
+    assert client.call(*CALL) == OK.body
+    assert server.count("Session/login") == MAX_SESSION_RECOVERIES + 2
+
+
 @pytest.mark.parametrize(
     "code",
     [
