@@ -139,6 +139,8 @@ def money_from_arrow(raw: pa.Array, money: pa.DataType = MONEY) -> pa.Array:
 
 def to_money(values: list[Any], name: str, money: pa.DataType = MONEY) -> pa.Array:
     """Exact decimal column: floats go through their shortest text, never through binary."""
+    if any(type(v) is bool for v in values):  # Arrow would read true as 1 next to numbers
+        raise ConversionError(f"column {name!r}: true/false is not an amount")
     try:
         return money_from_arrow(pa.array(values), money)
     except ARROW_ERRORS:
@@ -315,6 +317,8 @@ class RecordConverter:
         fields = [f for f in self.schema if f.name != EXTRACTED_AT and not is_json_field(f)]
         raw_fields = [pa.field(f.name, raw_type(f, _first_value(records, f.name))) for f in fields]
         try:
+            if _money_holds_a_bool(records, fields):
+                raise ValueError("a bool where an amount belongs: the column path refuses it")
             children = pa.array(records, pa.struct(raw_fields)).flatten()
             return {f.name: from_raw(f, raw) for f, raw in zip(fields, children, strict=True)}
         except (*ARROW_ERRORS, ValueError):
@@ -404,6 +408,12 @@ def _marker_search(markers: Iterable[str]) -> Callable[[bytes], bool]:
 def _gather(records: list[dict[str, Any]], name: str) -> list[Any]:
     """One column's raw values (None where a record lacks the key)."""
     return [r.get(name) for r in records]
+
+
+def _money_holds_a_bool(records: list[dict[str, Any]], fields: list[pa.Field]) -> bool:
+    """Whether a money field of the page holds a JSON true/false (the column path refuses it)."""
+    money = [f.name for f in fields if pa.types.is_decimal(f.type)]
+    return any(type(r.get(name)) is bool for name in money for r in records)
 
 
 def _first_value(records: list[dict[str, Any]], name: str) -> Any:

@@ -56,6 +56,12 @@ def test_money_integers_beyond_float_precision_stay_exact():
     assert column(ACCOUNTS, "balance", [2**53 + 1]) == [Decimal(2**53 + 1)]
 
 
+@pytest.mark.parametrize("values", [[True], [1.5, False], ["2.5", True]])
+def test_a_bool_where_an_amount_belongs_is_an_error(values):
+    with pytest.raises(ConversionError, match="balance"):
+        column(ACCOUNTS, "balance", values)
+
+
 def _full_account(i: int) -> dict:
     return {
         "i_account": 1000 + i,
