@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -150,6 +151,19 @@ def test_pandas_and_duckdb_read_an_unpartitioned_table(store, tmp_path):
     assert frame["balance"][0] == Decimal("0.10000")
     total = duckdb.sql(f"select sum(balance) from '{tmp_path}/accounts/*.parquet'").fetchall()
     assert total == [(Decimal("0.30000"),)]
+
+
+def test_polars_reads_exact_decimals_utc_times_and_hive_partitions(store, tmp_path):
+    publish(store, ACCOUNTS, [[account(1), account(2)]])
+    accounts = pl.read_parquet(tmp_path / "accounts")
+    assert accounts.schema["balance"] == pl.Decimal(24, 5)
+    assert accounts.schema["_extracted_at"] == pl.Datetime("us", "UTC")
+    assert accounts["balance"].sum() == Decimal("0.30000")
+    publish(store, XDRS, [[xdr(1), xdr(2)]], partition="2024-01-01")
+    publish(store, XDRS, [[xdr(3)]], partition="2024-01-02")
+    days = pl.read_parquet(tmp_path / "xdrs", hive_partitioning=True)
+    counts = days.group_by("date").len().sort("date")
+    assert [(str(d), n) for d, n in counts.iter_rows()] == [("2024-01-01", 2), ("2024-01-02", 1)]
 
 
 def test_rewriting_a_partition_leaves_the_others_alone(store, tmp_path):
