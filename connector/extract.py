@@ -18,8 +18,9 @@ import pyarrow.compute as pc
 
 from connector.arrowio import RecordConverter
 from connector.client import PortaBillingClient
+from connector.fanout import FanOut
 from connector.keyset import KeySet
-from connector.paging import FanOut, ListScan, Page, Progress, ScanReport
+from connector.paging import ListScan, Page, Progress, ScanReport
 from connector.storage import TableStore
 from connector.tables import CUSTOMERS, XDRS, TableSpec
 
