@@ -59,7 +59,11 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         seed=11,
     )
     data = tmp_path_factory.mktemp("faulty") / "data"
-    with Emulator(config, clock=RacingClock(step=0.05)) as emu, pytest.MonkeyPatch.context() as mp:
+    # The emulator reads its clock twice per request: 10-row pages make ~85 requests, >= 4.25 s of
+    # racing time, so 3-second tokens always expire; each still lives ~60 requests of all threads,
+    # so a thread starved on a loaded machine does not see its fresh token expire before use.
+    racing = RacingClock(step=0.025)
+    with Emulator(config, clock=racing) as emu, pytest.MonkeyPatch.context() as mp:
         for name, value in environment(emu, data).items():
             mp.setenv(name, value)
         before = {int(r["i_account"]) for r in emu.truth.accounts()}
@@ -79,7 +83,7 @@ def environment(emu: Emulator, data: Path) -> dict[str, str]:
         "PORTABILLING_PASSWORD": emu.password,
         "PORTABILLING_DATA_DIR": str(data),
         "PORTABILLING_XDR_START_DATE": "2024-01-01",
-        "PORTABILLING_PAGE_SIZE": "20",  # ~40 requests: the racing clock expires tokens
+        "PORTABILLING_PAGE_SIZE": "10",
     }
 
 
