@@ -2,7 +2,7 @@
 
 The package names what the Dagster code loads (store, auth, types). The receiver and its ASGI app
 (`connector.events.receiver`, `connector.events.app`) are imported from their modules, so loading
-the definitions does not import asyncio and uvicorn.
+the definitions does not import the ASGI server (uvicorn).
 """
 
 from connector.events.auth import (
