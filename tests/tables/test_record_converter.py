@@ -182,6 +182,13 @@ def test_canonical_json_matches_json_dumps_for_api_values():
     assert canonical_json(value) == expected
 
 
+def test_a_nested_integer_beyond_64_bits_keeps_its_digits():
+    # orjson refuses it: the column falls back to json value by value, with the same spelling.
+    features = [{"name": "x", "limit": 2**70}, None]
+    big = column(ACCOUNTS, "service_features", [features, [{"b": 1}]])
+    assert big == ['[{"limit":1180591620717411303424,"name":"x"},null]', '[{"b":1}]']
+
+
 def test_missing_keys_become_nulls():
     _, batch = convert(ACCOUNTS, [{"i_account": 1}, {"i_account": 2, "status": "blocked"}])
     assert batch.column("status").to_pylist() == [None, "blocked"]
