@@ -1,6 +1,7 @@
 """ListScan against the emulator: clean scans, parallelism, totals, drift repair and loop guards."""
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -89,6 +90,30 @@ def test_pages_are_fetched_in_parallel_within_the_concurrency(
     scan = _scan(connect(emu).call, page_size=10, concurrency=4)
     _run(scan)
     assert 2 <= emu.counters.max_in_flight <= 4
+
+
+class _CountingPool(ThreadPoolExecutor):
+    """A thread pool that counts the requests handed to it."""
+
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers)
+        self.submitted = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> "Future[Any]":
+        self.submitted += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_the_look_ahead_is_sent_before_page_0_is_handed_over(
+    make_emulator: Any, connect: Any
+) -> None:
+    emu = make_emulator(accounts=300)
+    with _CountingPool(4) as pool:
+        pages = _scan(connect(emu).call, page_size=10, concurrency=4, executor=pool).pages()
+        first = next(pages)
+        assert pool.submitted == 1 + 4  # page 0, then pages 1-4 before page 0 reached us
+        pages.close()
+    assert _keys(first) == _keys(emu.truth.accounts()[:10])
 
 
 @pytest.mark.parametrize("churn", [1, 5, 20])
