@@ -85,10 +85,15 @@ def _table(size: int, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 
 def _phases(size: int, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Fetch-phase rates: ours from the run's metadata, the ceilings timed inside the process."""
+    """Fetch-phase rates: ours from the run's metadata, the ceilings timed inside the process.
+
+    Besides the ratio of the medians, each round's own ratio (ours and the ceiling run minutes
+    apart at most) is given: the machine's speed drifts more between rounds than within one.
+    """
     lines = []
-    if "ours" in runs:
-        rates = [row["extraction"]["records_per_s"] for row in runs["ours"]]
+    ours = runs.get("ours", [])
+    rates = [row["extraction"]["records_per_s"] for row in ours]
+    if rates:
         lines.append(
             f"ours, fetch-and-write phase (run metadata): {statistics.median(rates):,.0f} records/s"
         )
@@ -97,9 +102,21 @@ def _phases(size: int, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
             rate = statistics.median(size / row["fetch_s"] for row in runs[key])
             share = ""
             if rates:
-                share = f" (ours' phase = {statistics.median(rates) / rate:.0%} of it)"
+                share = f" (ours' phase = {statistics.median(rates) / rate:.0%} of it"
+                share += _per_round(ours, runs[key]) + ")"
             lines.append(f"{NAMES[key]}, fetch phase: {rate:,.0f} records/s{share}")
     return [f"- {line}" for line in lines]
+
+
+def _per_round(ours: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> str:
+    """'; per round: median (min-max)' of ceiling fetch seconds / ours' phase seconds."""
+    fetch = {row["round"]: row["fetch_s"] for row in ceiling}
+    shares = [
+        fetch[row["round"]] / row["extraction"]["seconds"] for row in ours if row["round"] in fetch
+    ]
+    if not shares:
+        return ""
+    return f"; per round {statistics.median(shares):.0%} ({min(shares):.0%}-{max(shares):.0%})"
 
 
 def markdown(results: list[dict[str, Any]], started: str, command: str) -> str:
