@@ -2,14 +2,16 @@
 
 python -m benchmarks.compare --sizes 10000,100000,1000000 --latencies 0,20 --rounds 3
 python -m benchmarks.compare --quick        # 10k accounts, 20 ms, one round (~2 minutes)
+python -m benchmarks.compare --pin ...      # the emulator on a CPU of its own, as a server is
 """
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmarks.compare import measure, report
 from benchmarks.compare.contenders import ALL, REPO, Contender, dagster_home, prepare_kept_instance
@@ -33,6 +35,12 @@ def parse_args() -> argparse.Namespace:
     add("--markdown", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
     add("--render-only", action="store_true", help="re-render --markdown from --out")
     add("--append", action="store_true", help="add to the results already in --out")
+    add(
+        "--pin",
+        action="store_true",
+        help="run the emulator on the last CPU and every contender on the others, so the "
+        "server never competes with the client for a core (a real server is another machine)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.latencies, args.rounds = "10000", "20", 1
@@ -50,8 +58,34 @@ def extraction_metadata(home: Path) -> dict[str, float]:
     return {"records_per_s": float(values["records_per_s"]), "seconds": float(values["duration_s"])}
 
 
+class Placement(NamedTuple):
+    """Which CPUs the emulator and the contenders may use (None: anywhere)."""
+
+    server: set[int] | None = None
+    client: set[int] | None = None
+
+    @property
+    def pinned(self) -> bool:
+        return self.server is not None
+
+
+def placement(pin: bool) -> Placement:
+    """`--pin`: the last CPU for the emulator, the others for the contenders."""
+    if not pin:
+        return Placement()
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least 2 CPUs: one for the emulator, one for contenders")
+    return Placement(server={cpus[-1]}, client=set(cpus[:-1]))
+
+
 def run_one(
-    contender: Contender, key: str, emulator: EmulatorProcess, size: int, latency: float
+    contender: Contender,
+    key: str,
+    emulator: EmulatorProcess,
+    size: int,
+    latency: float,
+    cpus: Placement,
 ) -> dict[str, Any]:
     """One timed run of one contender in a fresh working folder."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{key}-") as folder:
@@ -62,6 +96,7 @@ def run_one(
             contender.env(emulator.url, work),
             REPO,
             TIMEOUT_S,
+            cpus.client,
         )
         counters = emulator.counters()
         row: dict[str, Any] = {
@@ -73,6 +108,7 @@ def run_one(
             "requests": counters["total_requests"],
             "max_in_flight": counters["max_in_flight"],
             "rows": contender.rows(work, result.stdout),
+            "pinned": cpus.pinned,
         }
         if key.startswith("ours"):
             row["extraction"] = extraction_metadata(dagster_home(key, work))
@@ -97,17 +133,18 @@ def main() -> None:
         json.loads(args.out.read_text()) if args.render_only or args.append else []
     )
     started = time.strftime("%Y-%m-%d %H:%M %Z")
+    cpus = placement(args.pin)
     if not args.render_only:
         prepare_kept_instance()
     for size in [] if args.render_only else [int(s) for s in args.sizes.split(",")]:
         rounds, keys = planned(args, size)
         for latency in [float(x) for x in args.latencies.split(",")]:
-            with EmulatorProcess(size, latency, REPO) as emulator:
+            with EmulatorProcess(size, latency, REPO, cpus.server) as emulator:
                 for number in range(rounds):
                     # Rotate the order each round: no contender always runs first or last.
                     order = keys[number % len(keys) :] + keys[: number % len(keys)]
                     for key in order:
-                        row = run_one(ALL[key], key, emulator, size, latency)
+                        row = run_one(ALL[key], key, emulator, size, latency, cpus)
                         row["round"] = number
                         results.append(row)
                         print(report.one_line(row), flush=True)

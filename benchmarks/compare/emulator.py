@@ -7,16 +7,28 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from benchmarks.compare.measure import on_cpus
+
 HOST = Path(__file__).resolve().parent / "emulator_host.py"
 
 
 class EmulatorProcess:
-    """`with EmulatorProcess(accounts, latency_ms) as emulator:` serves until the block ends."""
+    """`with EmulatorProcess(accounts, latency_ms) as emulator:` serves until the block ends.
 
-    def __init__(self, accounts: int, latency_ms: float, cwd: Path) -> None:
+    With `cpus`, the emulator runs only on those CPUs (`--pin`).
+    """
+
+    def __init__(
+        self, accounts: int, latency_ms: float, cwd: Path, cpus: set[int] | None = None
+    ) -> None:
         command = [sys.executable, str(HOST), str(accounts), str(latency_ms)]
         self._process = subprocess.Popen(
-            command, cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            command,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=on_cpus(cpus),  # safe: the harness starts no threads
         )
         self.url = str(self._ask(None)["url"])
 

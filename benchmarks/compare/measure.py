@@ -1,9 +1,11 @@
 """Run one contender as a process and measure wall time and peak RSS of its whole process tree."""
 
 import contextlib
+import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +37,36 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run(command: list[str], env: dict[str, str], cwd: Path, timeout_s: float) -> Measurement:
-    """Run `command` to completion, polling its tree's RSS; raise on a non-zero exit."""
+def on_cpus(cpus: set[int] | None) -> Callable[[], None] | None:
+    """A `preexec_fn` that confines the child (and all it starts) to `cpus`; None: anywhere."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def run(
+    command: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    timeout_s: float,
+    cpus: set[int] | None = None,
+) -> Measurement:
+    """Run `command` to completion, polling its tree's RSS; raise on a non-zero exit.
+
+    With `cpus`, the command and its children run only there (`--pin`).
+    """
     # Files, not pipes: a chatty contender (Dagster logs) must never block on a full pipe.
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.monotonic()
-        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err, text=True)
+        child = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=err,
+            text=True,
+            preexec_fn=on_cpus(cpus),  # safe: the harness starts no threads
+        )
         peak = _watch(child, timeout_s, started)
         wall = time.monotonic() - started
         out.seek(0)

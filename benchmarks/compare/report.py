@@ -49,14 +49,14 @@ def machine() -> str:
     )
 
 
-def _group(
-    results: Iterable[dict[str, Any]],
-) -> dict[tuple[int, float], dict[str, list[dict[str, Any]]]]:
-    groups: dict[tuple[int, float], dict[str, list[dict[str, Any]]]] = {}
+Group = tuple[int, float, bool]  # accounts, latency, pinned
+
+
+def _group(results: Iterable[dict[str, Any]]) -> dict[Group, dict[str, list[dict[str, Any]]]]:
+    groups: dict[Group, dict[str, list[dict[str, Any]]]] = {}
     for row in results:
-        groups.setdefault((row["size"], row["latency_ms"]), {}).setdefault(
-            row["contender"], []
-        ).append(row)
+        group = (row["size"], row["latency_ms"], bool(row.get("pinned")))
+        groups.setdefault(group, {}).setdefault(row["contender"], []).append(row)
     return groups
 
 
@@ -134,8 +134,9 @@ def markdown(results: list[dict[str, Any]], started: str, command: str) -> str:
         "polled every 20 ms. Requests are counted by the emulator (logins included). "
         "\"ours faster by\" = contender's median wall / ours' median wall.",
     ]
-    for (size, latency), runs in sorted(_group(results).items()):
+    for (size, latency, pinned), runs in sorted(_group(results).items()):
         rounds = max(len(rows) for rows in runs.values())
-        out += ["", f"## {size:,} accounts, {latency:g} ms latency ({rounds} round(s))", ""]
+        where = ", emulator pinned to its own CPU" if pinned else ""
+        out += ["", f"## {size:,} accounts, {latency:g} ms latency{where} ({rounds} round(s))", ""]
         out += [*_table(size, runs), "", *_phases(size, runs)]
     return "\n".join(out) + "\n"
