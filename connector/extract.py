@@ -140,7 +140,7 @@ def extract_xdr_day(
         "to_date": (start + timedelta(days=1)).strftime(API_DATETIME),
     }
     fan = FanOut(
-        client.call,
+        client.send,
         XDRS.service or "",
         XDRS.list_method or "",
         XDRS.list_key or "",
@@ -164,7 +164,7 @@ def _list_scan(
     if spec.service is None or spec.list_method is None or spec.list_key is None:
         raise ValueError(f"table {spec.name} has no list method to extract from")
     return ListScan(
-        client.call,
+        client.send,
         spec.service,
         spec.list_method,
         spec.list_key,

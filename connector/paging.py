@@ -30,11 +30,14 @@ Design:
   order; a row created during the scan may come a little after its place). Windows fetched after the
   end was proven are dropped: any row they add did not exist for the whole scan.
 - Memory: every request goes through a pool of `concurrency` threads and at most `concurrency`
-  pages are in flight or waiting to be read (a parsed 1,000-row account page holds ~3.2 MB of
-  Python objects; a look-ahead of 2 x `concurrency` cost ~50 MB more at the peak and was no faster,
-  since the reader, not the fetchers, sets the pace); the seen keys are a `KeySet`: 1.0 MB at 1M ids
-  from one sequence, in any order, 8 MB at 1M ids spread over 62 bits, where a `set[int]` held
-  65 MB (tracemalloc, `benchmarks/keyset_bench.py`).
+  pages are in flight or waiting to be read (a look-ahead of 2 x `concurrency` was no faster,
+  since the reader, not the fetchers, sets the pace). A `call` may return a function that decodes
+  the answer (`PortaBillingClient.send`): waiting pages then hold their JSON text (~0.8 MB a
+  1,000-row account page, where the decoded page holds ~3.2 MB of Python objects), and the reader
+  decodes each one when it takes it (37 MB less at the peak of a 100k-account scan, no slower,
+  since decoding holds the GIL on whichever thread runs it). The seen keys are a `KeySet`: 1.0 MB
+  at 1M ids from one sequence, in any order, 8 MB at 1M ids spread over 62 bits, where a
+  `set[int]` held 65 MB (tracemalloc, `benchmarks/keyset_bench.py`).
 """
 
 import threading
@@ -52,7 +55,9 @@ import numpy as np
 from connector.errors import ConfigurationError, PortaBillingError
 from connector.keyset import KeyArray, KeyRangeError, KeySet, key_array
 
-Call = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+Answer = dict[str, Any]
+# Returns the decoded answer, or a function that decodes it when the reader needs it.
+Call = Callable[[str, str, dict[str, Any]], Answer | Callable[[], Answer]]
 Row = dict[str, Any]
 Page = list[Row]
 
@@ -120,6 +125,15 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """A request's bounds and its answer, as the pool thread got it (maybe not decoded yet)."""
+
+    offset: int
+    limit: int
+    answer: Answer | Callable[[], Answer]
 
 
 @dataclass(frozen=True)
@@ -244,7 +258,7 @@ class ListScan:
     def _error(self, message: str) -> PagingError:
         return PagingError(message, service=self.service, method=self.method)
 
-    def _fetch(self, offset: int, limit: int, with_total: bool) -> _Window:
+    def _fetch(self, offset: int, limit: int, with_total: bool) -> _Sent:
         """One request (runs on a pool thread)."""
         params = {**self.params, "offset": offset, "limit": limit}
         if with_total:  # a count costs the server a query: ask only where we read it
@@ -252,10 +266,17 @@ class ListScan:
         answer = self._call(self.service, self.method, params)
         with self._lock:
             self.report.requests += 1
+        return _Sent(offset, limit, answer)
+
+    def _window(self, future: "Future[_Sent]") -> _Window:
+        """The window a request returned, decoded here, on the reading thread."""
+        sent = future.result()
+        answer = sent.answer() if callable(sent.answer) else sent.answer
         rows = answer.get(self.list_key)
         if not isinstance(rows, list):
             raise self._error(f"answer has no list {self.list_key!r}")
-        return _Window(offset, limit, rows, self._keys_of(rows), parse_total(answer.get("total")))
+        total = parse_total(answer.get("total"))
+        return _Window(sent.offset, sent.limit, rows, self._keys_of(rows), total)
 
     def _keys_of(self, rows: list[Row]) -> KeyArray:
         try:
@@ -271,13 +292,13 @@ class ListScan:
 
     def _submit(
         self, pool: Executor, offset: int, limit: int, with_total: bool = False
-    ) -> "Future[_Window]":
+    ) -> "Future[_Sent]":
         return pool.submit(self._fetch, offset, limit, with_total)
 
     def _scan(self, pool: Executor) -> Iterator[Page]:
         self._start_over()
         started = self._clock()
-        first = self._submit(pool, 0, self.page_size, with_total=True).result()
+        first = self._window(self._submit(pool, 0, self.page_size, with_total=True))
         self.report.total_before = first.total
         expected = expected_pages(self.report.total_before, self.page_size)
         self.report.pages = 1
@@ -293,12 +314,12 @@ class ListScan:
                 yield from self._emit([first])
                 self._progress(started, expected, first)
                 for index, future in upcoming:
-                    last = yield from self._advance(pool, index, future.result())
+                    last = yield from self._advance(pool, index, self._window(future))
                     self._progress(started, expected, last)
                     if last.is_short:
                         break
         if self.check_total_after:
-            self.report.total_after = self._submit(pool, 0, 1, with_total=True).result().total
+            self.report.total_after = self._window(self._submit(pool, 0, 1, with_total=True)).total
 
     def _advance(self, pool: Executor, index: int, page: _Window) -> Generator[Page, None, _Window]:
         """Chain `page`, repairing a gap before it; yields its rows, returns the last window."""
@@ -313,9 +334,9 @@ class ListScan:
 
     def _schedule(
         self, pool: Executor, expected: int
-    ) -> Generator[tuple[int, "Future[_Window]"], None, None]:
+    ) -> Generator[tuple[int, "Future[_Sent]"], None, None]:
         """Futures of pages 1.. in order: expected ones in a bounded look-ahead, then one by one."""
-        pending: deque[tuple[int, Future[_Window]]] = deque()
+        pending: deque[tuple[int, Future[_Sent]]] = deque()
         limit = self._page_limit(expected)
         index = 1
         try:
@@ -352,7 +373,7 @@ class ListScan:
         low, high = boundary - self.overlap - step, boundary + step
         for _ in range(self.max_repair_steps):
             low = max(0, low)
-            window = self._submit(pool, low, high - low).result()
+            window = self._window(self._submit(pool, low, high - low))
             self.report.rescans += 1
             has_tail, has_next = self._is_linked(window), window.is_linked_to(page)
             if has_tail and (has_next or window.is_short):

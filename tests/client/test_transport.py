@@ -183,6 +183,30 @@ def test_non_json_answer_is_a_clear_final_error(
     assert server.count("Account/get_account_info") == 1
 
 
+def test_send_sends_now_and_decodes_when_asked(
+    server: ScriptedServer, make_client: Factory
+) -> None:
+    server.script("Account/get_account_info", Reply(503, b"busy"), OK)
+    decode = make_client().send(*CALL)
+    assert server.count("Account/get_account_info") == 2  # the retry happened inside send
+    assert decode() == {"account_info": {"i_account": 1}}
+
+
+def test_send_raises_a_fault_at_once(server: ScriptedServer, make_client: Factory) -> None:
+    server.script("Account/get_account_info", fault("Client.get_account_info.invalid_param"))
+    with pytest.raises(FaultError):
+        make_client().send(*CALL)
+
+
+def test_send_keeps_a_200_body_as_text_until_decoded(
+    server: ScriptedServer, make_client: Factory
+) -> None:
+    server.script("Account/get_account_info", Reply(200, b"<html>Welcome to nginx</html>"))
+    decode = make_client().send(*CALL)  # nothing decoded yet, so nothing to refuse
+    with pytest.raises(ProtocolError, match=r"not JSON.*HTTP 200"):
+        decode()
+
+
 def test_bytes_and_requests_are_counted(server: ScriptedServer, make_client: Factory) -> None:
     server.script("Account/get_account_info", Reply(503, b"busy"), OK)
     client = make_client()

@@ -1,5 +1,6 @@
 """ListScan against the emulator: clean scans, parallelism, totals, drift repair and loop guards."""
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -114,6 +115,26 @@ def test_the_look_ahead_is_sent_before_page_0_is_handed_over(
         assert pool.submitted == 1 + 4  # page 0, then pages 1-4 before page 0 reached us
         pages.close()
     assert _keys(first) == _keys(emu.truth.accounts()[:10])
+
+
+def test_answers_sent_undecoded_are_decoded_by_the_reader(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(accounts=230)
+    client = connect(emu)
+    decoded_on: list[int] = []
+
+    def send(service: str, method: str, params: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+        decode = client.send(service, method, params)
+
+        def decode_and_note() -> dict[str, Any]:
+            decoded_on.append(threading.get_ident())
+            return decode()
+
+        return decode_and_note
+
+    rows = _run(_scan(send, page_size=20, concurrency=4))
+    assert rows == emu.truth.accounts()
+    assert set(decoded_on) == {threading.get_ident()}  # never on a pool thread
+    assert len(decoded_on) == expected_pages(230, 20) + 1  # every page, and the final total
 
 
 @pytest.mark.parametrize("churn", [1, 5, 20])
