@@ -34,7 +34,7 @@ Design:
   since the reader, not the fetchers, sets the pace). A `call` may return a function that decodes
   the answer (`PortaBillingClient.send`): waiting pages then hold their JSON text (~0.8 MB a
   1,000-row account page, where the decoded page holds ~3.2 MB of Python objects), and the reader
-  decodes each one when it takes it (37 MB less at the peak of a 100k-account scan, no slower,
+  decodes each one when it takes it (~40 MB less at the peak of a 100k-account scan, no slower,
   since decoding holds the GIL on whichever thread runs it). The seen keys are a `KeySet`: 1.0 MB
   at 1M ids from one sequence, in any order, 8 MB at 1M ids spread over 62 bits, where a
   `set[int]` held 65 MB (tracemalloc, `benchmarks/keyset_bench.py`).
