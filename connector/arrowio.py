@@ -232,6 +232,9 @@ def _bool_from_texts(values: list[Any]) -> pa.Array:
 
 def flags_from_text(raw: pa.Array) -> pa.Array:
     """bool column from text flags, vectorized: ``Y``/``N`` and friends."""
+    is_yes = pc.equal(raw, "Y")
+    if pc.sum(pc.or_(is_yes, pc.equal(raw, "N"))).as_py() == len(raw) - raw.null_count:
+        return is_yes  # PortaBilling's own spelling: no trimming or case folding needed
     texts = pc.utf8_upper(pc.utf8_trim_whitespace(raw))
     truthy = pc.is_in(texts, pa.array(sorted(TRUE_TEXTS)))
     falsy = pc.is_in(texts, pa.array(sorted(FALSE_TEXTS)))
@@ -343,8 +346,8 @@ class RecordConverter:
         if self._may_hold_secret(b"".join(filter(None, encoded))):
             is_secret = self.spec.is_secret
             encoded = canonical_json_column([without_secrets(v, is_secret) for v in values])
-        # Arrow validates UTF-8 far faster in one cast than value by value.
-        return pa.array(encoded, pa.binary()).cast(pa.string())
+        # JSON text from orjson (or json, encoded from str) is valid UTF-8: no check needed.
+        return pa.array(encoded, pa.binary()).view(pa.string())
 
     def _widen(self, records: list[dict[str, Any]]) -> None:
         unknown = set().union(*records) - set(self.schema.names)

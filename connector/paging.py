@@ -43,9 +43,9 @@ Design:
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import asdict, dataclass, fields
 from itertools import chain, compress
 from typing import Any
@@ -280,9 +280,17 @@ class ListScan:
 
     def _keys_of(self, rows: list[Row]) -> KeyArray:
         try:
-            return key_array((self._key_of(row) for row in rows), len(rows))
+            return key_array(self._key_values(rows), len(rows))
         except KeyRangeError:
             raise self._error(f"a row's {self.key!r} does not fit in 64 bits") from None
+
+    def _key_values(self, rows: list[Row]) -> Iterable[int]:
+        """The rows' keys as ints, taken as they are when every one already is (the usual page)."""
+        with suppress(KeyError, TypeError):
+            keys = [row[self.key] for row in rows]
+            if set(map(type, keys)) <= {int}:
+                return keys
+        return (self._key_of(row) for row in rows)  # converts each, or names the bad row
 
     def _key_of(self, row: Row) -> int:
         try:

@@ -140,6 +140,14 @@ def _answer(*keys: object) -> Callable[[str, str, dict], dict]:
     return call
 
 
+def test_a_row_key_sent_as_text_is_the_same_key() -> None:
+    call = _answer(1, "1", " 2")
+    scan = ListScan(call, "Account", "get_account_list", "account_list", "i_account")
+    rows = [row for page in scan.pages() for row in page]
+    assert [row["i_account"] for row in rows] == [1, " 2"]
+    assert scan.report.duplicates_dropped == 1
+
+
 @pytest.mark.parametrize(
     ("key", "message"), [(2**64, "does not fit in 64 bits"), ("x", "no integer 'i_account'")]
 )
