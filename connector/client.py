@@ -122,14 +122,10 @@ def parse_json(body: bytes) -> Any:
         return None
 
 
-def _is_answer(payload: Any) -> bool:
-    return isinstance(payload, dict) and not payload.get("faultcode")
-
-
 def _decode_kept(body: bytes, service: str, method: str) -> Answer:
     """A kept HTTP 200 body, decoded; a body that is not a JSON answer raises the mapped error."""
     payload = parse_json(body)
-    if _is_answer(payload):
+    if isinstance(payload, dict) and not payload.get("faultcode"):
         return payload
     raise error_for_response(200, payload, body, service=service, method=method)
 
@@ -536,25 +532,19 @@ class PortaBillingClient:
     def _decode(
         self, response: requests.Response, body: bytes, service: str, method: str
     ) -> Answer:
-        status = self._received(response, body, service, method)
-        payload = parse_json(body)
-        if status == 200 and _is_answer(payload):
-            return payload
-        raise self._error(response, payload, body, service, method)
+        """The decoded answer of a successful request; anything else raises the mapped error."""
+        return self._decode_later(response, body, service, method)()
 
     def _decode_later(
         self, response: requests.Response, body: bytes, service: str, method: str
     ) -> Decoder:
-        """A 200 body kept as text for `_decode_kept`; anything else raises now, as in `_decode`."""
-        if self._received(response, body, service, method) != 200:
-            raise self._error(response, parse_json(body), body, service, method)
-        return functools.partial(_decode_kept, body, service, method)
-
-    def _received(self, response: requests.Response, body: bytes, service: str, method: str) -> int:
+        """A 200 body kept as text for `_decode_kept`; anything else raises the mapped error now."""
         status = response.status_code
         self._counters.response(len(body), throttled=status == 429)
         logger.debug("%s/%s -> HTTP %d, %d bytes", service, method, status, len(body))
-        return status
+        if status != 200:
+            raise self._error(response, parse_json(body), body, service, method)
+        return functools.partial(_decode_kept, body, service, method)
 
     def _error(
         self, response: requests.Response, payload: Any, body: bytes, service: str, method: str
