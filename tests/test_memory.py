@@ -48,6 +48,14 @@ def test_definitions_route_arrow_through_the_system_allocator() -> None:
     assert run_python(code) == "system"
 
 
+def test_a_process_that_loaded_pyarrow_first_switches_its_default_pool() -> None:
+    code = (
+        "import pyarrow as pa; from connector.memory import lean_allocators; lean_allocators(); "
+        "print(pa.default_memory_pool().backend_name)"
+    )
+    assert run_python(code) == "system"
+
+
 def test_the_environments_choice_wins() -> None:
     code = (
         "import json, definitions, pyarrow as pa, connector.memory as m; "
