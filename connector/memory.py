@@ -7,9 +7,10 @@ Without them a run keeps ~45 MB more resident at its peak (100k accounts; `bench
   each keep what was freed in them.
 
 `lean_allocators` routes Arrow through malloc and holds glibc's threshold fixed, so blocks above
-it are mapped and unmapped on their own; the price is ~2 ms of system CPU a 1,000-row page. Both are process-wide: `definitions.py` applies them,
-before anything imports pyarrow, in the processes that load the code location, and never over
-what the environment already chose. No pyarrow import here: Arrow reads its variable when loaded.
+it are mapped and unmapped on their own; the price is ~2 ms of system CPU a 1,000-row page.
+Both are process-wide: `definitions.py` applies them, before anything imports pyarrow, in the
+processes that load the code location, and never over what the environment already chose.
+No pyarrow import here: Arrow reads its variable when loaded.
 """
 
 import ctypes
