@@ -7,24 +7,40 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SETTINGS = ("ARROW_DEFAULT_MEMORY_POOL", "MALLOC_MMAP_THRESHOLD_")
+SETTINGS = ("ARROW_DEFAULT_MEMORY_POOL", "MALLOC_ARENA_MAX")
 
-# Page-body-sized blocks, each followed by a smaller one that outlives it: once freed, the big
-# blocks sit between live ones, so only blocks mapped on their own can go back to the OS.
-FREED_BLOCKS = """
-import json, sys
+# Page bodies as an extraction makes them: 8 long-lived fetching threads take turns reading them,
+# each followed by a smaller block that stays alive, and the reading thread frees the bodies.
+CROSS_THREAD_FREES = """
+import json, sys, threading
 def rss(): return int(open("/proc/self/statm").read().split()[1]) * 4096
 if sys.argv[1] == "lean":
     from connector.memory import lean_allocators
     lean_allocators()
-first = bytearray(4 << 20); del first  # glibc raises its threshold past a freed mapped block
+first = bytearray(4 << 20); del first  # glibc raises its mmap threshold past a freed mapped block
+bodies, kept = [], []
+turns = [threading.Event() for _ in range(8)]
+release, done = threading.Event(), threading.Semaphore(0)
+def fetcher(turn):
+    turn.wait()
+    for _ in range(5):
+        bodies.append(bytearray(800 << 10))
+        kept.append(bytearray(64 << 10))
+    done.release()
+    release.wait()
+threads = [threading.Thread(target=fetcher, args=(turn,)) for turn in turns]
+for thread in threads:
+    thread.start()
 before = rss()
-big, small = [], []
-for _ in range(40):
-    big.append(bytearray(700 << 10))
-    small.append(bytearray(100 << 10))
-del big
-print(json.dumps((rss() - before) >> 20))
+for turn in turns:
+    turn.set()
+    done.acquire()
+    bodies.clear()
+grown = (rss() - before) >> 20
+release.set()
+for thread in threads:
+    thread.join()
+print(json.dumps(grown))
 """
 
 
@@ -61,12 +77,12 @@ def test_the_environments_choice_wins() -> None:
         "import json, definitions, pyarrow as pa, connector.memory as m; "
         "print(json.dumps([pa.default_memory_pool().backend_name, m.lean_allocators()]))"
     )
-    chosen = {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc", "MALLOC_MMAP_THRESHOLD_": "131072"}
+    chosen = {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc", "MALLOC_ARENA_MAX": "4"}
     assert json.loads(run_python(code, **chosen)) == ["mimalloc", {}]
 
 
-def test_freed_page_sized_blocks_go_back_to_the_os() -> None:
-    kept_by_default = json.loads(run_python(FREED_BLOCKS, "default"))
-    kept_lean = json.loads(run_python(FREED_BLOCKS, "lean"))
-    assert kept_by_default >= 20  # 40 freed 700 KB blocks held in the heap
-    assert kept_lean <= 8
+def test_bodies_freed_on_another_thread_are_reused_not_hoarded() -> None:
+    grown_by_default = json.loads(run_python(CROSS_THREAD_FREES, "default"))
+    grown_lean = json.loads(run_python(CROSS_THREAD_FREES, "lean"))
+    assert grown_by_default >= 20  # each fetcher's arena keeps the bodies freed back into it
+    assert grown_lean <= 12  # one arena: the next fetcher's bodies reuse them
