@@ -254,6 +254,14 @@ def test_self_signed_https_is_accepted_with_its_ca_bundle(
     assert "account_info" in _info(connect(emu, verify=emu.ca_file), emu)
 
 
+def test_requests_ca_bundle_from_the_environment_verifies_when_no_bundle_is_given(
+    make_emulator: Any, connect: Factory, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emu = make_emulator(clock=clock, accounts=5, https=True)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", emu.ca_file)
+    assert "account_info" in _info(connect(emu), emu)
+
+
 def test_public_key_verifies_the_emulator_tokens(
     make_emulator: Any, connect: Factory, clock: Any
 ) -> None:

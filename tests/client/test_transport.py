@@ -4,8 +4,9 @@ import json
 import socket
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -37,6 +38,29 @@ def test_json_call_sends_bearer_and_params(server: ScriptedServer, make_client: 
     assert sent.headers["Authorization"] == "Bearer opaque-access"
     assert sent.headers["Content-Type"] == "application/json"
     assert json.loads(sent.body) == {"params": {"i_account": 1}}
+
+
+def test_a_netrc_entry_for_the_host_does_not_replace_the_bearer(
+    server: ScriptedServer, make_client: Factory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text(f"machine {urlsplit(server.url).hostname} login someone password other\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    server.script("Account/get_account_info", OK)
+    make_client().call(*CALL)
+    assert server.received[-1].headers["Authorization"] == "Bearer opaque-access"
+
+
+def test_requests_go_through_the_proxy_the_environment_names(
+    server: ScriptedServer, make_client: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url)  # the scripted server plays the proxy
+    client = make_client(url="http://billing.example.invalid", max_retries=0)
+    with pytest.raises(PortaBillingError):  # the proxy has no script for what it is asked
+        client.call(*CALL)
+    assert server.received[0].path == "http://billing.example.invalid/rest/Session/login"
 
 
 def test_empty_params_are_sent_as_an_object(server: ScriptedServer, make_client: Factory) -> None:
