@@ -25,7 +25,7 @@ Design:
   is short. The chain then runs ... -> repair -> page. Past `max_repair_steps` tries: `PagingError`.
 - End: after the pages the first `total` announced, pages continue one at a time while the last one
   is full (creations pushed rows past the first total). A final `limit 1, get_total 1` request reads
-  `total_after`. Past `max_pages` page requests (default 2 x expected + 10): `PagingError`.
+  `total_after`; it is sent once the short page is read, while its rows are still being written. Past `max_pages` page requests (default 2 x expected + 10): `PagingError`.
 - Output: each page's rows de-duplicated by key over the whole scan, in chain order (the server's
   order; a row created during the scan may come a little after its place). Windows fetched after the
   end was proven are dropped: any row they add did not exist for the whole scan.
@@ -310,7 +310,9 @@ class ListScan:
         self.report.total_before = first.total
         expected = expected_pages(self.report.total_before, self.page_size)
         self.report.pages = 1
+        closing_count: Future[_Sent] | None = None
         if first.is_short:
+            closing_count = self._count_again(pool)
             yield from self._emit([first])
             self._progress(started, expected, first)
         else:
@@ -322,19 +324,36 @@ class ListScan:
                 yield from self._emit([first])
                 self._progress(started, expected, first)
                 for index, future in upcoming:
-                    last = yield from self._advance(pool, index, self._window(future))
+                    last, closing_count = yield from self._advance(
+                        pool, index, self._window(future)
+                    )
                     self._progress(started, expected, last)
                     if last.is_short:
                         break
-        if self.check_total_after:
-            self.report.total_after = self._window(self._submit(pool, 0, 1, with_total=True)).total
+        if closing_count is not None:
+            self.report.total_after = self._window(closing_count).total
 
-    def _advance(self, pool: Executor, index: int, page: _Window) -> Generator[Page, None, _Window]:
-        """Chain `page`, repairing a gap before it; yields its rows, returns the last window."""
+    def _advance(
+        self, pool: Executor, index: int, page: _Window
+    ) -> Generator[Page, None, tuple[_Window, "Future[_Sent] | None"]]:
+        """Chain `page`, repairing a gap before it; yields its rows.
+
+        Returns the last window and, once it ends the list, the closing count's request.
+        """
         self.report.pages += 1
         windows = [page] if self._is_linked(page) else self._repair(pool, index, page)
+        closing_count = self._count_again(pool) if windows[-1].is_short else None
         yield from self._emit(windows)
-        return windows[-1]
+        return windows[-1], closing_count
+
+    def _count_again(self, pool: Executor) -> "Future[_Sent] | None":
+        """Send the closing `total` request (if asked for) as soon as the list's end is read.
+
+        Every page has been served by then: the count goes out while the last rows are written.
+        """
+        if not self.check_total_after:
+            return None
+        return self._submit(pool, 0, 1, with_total=True)
 
     def _is_linked(self, window: _Window) -> bool:
         """The window starts the list or overlaps a window already in the chain."""
