@@ -25,7 +25,8 @@ Design:
   is short. The chain then runs ... -> repair -> page. Past `max_repair_steps` tries: `PagingError`.
 - End: after the pages the first `total` announced, pages continue one at a time while the last one
   is full (creations pushed rows past the first total). A final `limit 1, get_total 1` request reads
-  `total_after`; it is sent once the short page is read, while its rows are still being written. Past `max_pages` page requests (default 2 x expected + 10): `PagingError`.
+  `total_after`; it is sent once the short page is read, while its rows are still being written.
+  Past `max_pages` page requests (default 2 x expected + 10): `PagingError`.
 - Output: each page's rows de-duplicated by key over the whole scan, in chain order (the server's
   order; a row created during the scan may come a little after its place). Windows fetched after the
   end was proven are dropped: any row they add did not exist for the whole scan.
