@@ -7,6 +7,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import psutil
@@ -25,15 +26,26 @@ class Measurement:
 
 
 def tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of a process and all its descendants (processes that vanish count 0)."""
-    total = 0
+    """Resident bytes of a process and all its descendants (processes that vanish count 0).
+
+    A child started with vfork shares its parent's memory until it execs: Python's `subprocess`
+    does this (Dagster's first run on an instance calls `uname` and `file` through `platform`),
+    and counting that child would add the parent's whole RSS a second time (seen: 277 -> 362 MB
+    in one sample). A child whose memory figures are its parent's, to the byte, is not counted.
+    """
     try:
         family = [process, *process.children(recursive=True)]
     except psutil.NoSuchProcess:
         return 0
+    memory: dict[int, tuple[Any, int]] = {}
     for member in family:
         with contextlib.suppress(psutil.NoSuchProcess):
-            total += member.memory_info().rss
+            memory[member.pid] = (member.memory_info(), member.ppid())
+    total = 0
+    for info, parent in memory.values():
+        if parent in memory and memory[parent][0] == info:
+            continue  # vforked, not yet exec'd: the parent's own pages
+        total += info.rss
     return total
 
 
