@@ -325,27 +325,21 @@ class ListScan:
                 yield from self._emit([first])
                 self._progress(started, expected, first)
                 for index, future in upcoming:
-                    last, closing_count = yield from self._advance(
-                        pool, index, self._window(future)
-                    )
+                    windows = self._chain(pool, index, self._window(future))
+                    last = windows[-1]
+                    if last.is_short:
+                        closing_count = self._count_again(pool)
+                    yield from self._emit(windows)
                     self._progress(started, expected, last)
                     if last.is_short:
                         break
         if closing_count is not None:
             self.report.total_after = self._window(closing_count).total
 
-    def _advance(
-        self, pool: Executor, index: int, page: _Window
-    ) -> Generator[Page, None, tuple[_Window, "Future[_Sent] | None"]]:
-        """Chain `page`, repairing a gap before it; yields its rows.
-
-        Returns the last window and, once it ends the list, the closing count's request.
-        """
+    def _chain(self, pool: Executor, index: int, page: _Window) -> list[_Window]:
+        """`page`, after the windows that repair a gap before it (none when it is linked)."""
         self.report.pages += 1
-        windows = [page] if self._is_linked(page) else self._repair(pool, index, page)
-        closing_count = self._count_again(pool) if windows[-1].is_short else None
-        yield from self._emit(windows)
-        return windows[-1], closing_count
+        return [page] if self._is_linked(page) else self._repair(pool, index, page)
 
     def _count_again(self, pool: Executor) -> "Future[_Sent] | None":
         """Send the closing `total` request (if asked for) as soon as the list's end is read.
