@@ -103,3 +103,16 @@ def test_customer_realm_reads_its_own_accounts(emu: Emulator, api: Api) -> None:
 def test_reseller_realm_has_no_users(emu: Emulator, api: Api) -> None:
     params = {"login": emu.login, "password": emu.password, "realm": "reseller"}
     assert api.fault("Session/login_to_realm", params) == "Server.Session.auth_failed"
+
+
+@pytest.mark.parametrize("login", ["acct99999999999999999999", "nobody"])
+def test_unknown_account_logins_are_refused(api: Api, login: str) -> None:
+    assert api.fault("Session/login", {"login": login, "password": "x"}) == (
+        "Server.Session.auth_failed"
+    )
+
+
+def test_a_login_must_match_exactly(api: Api, account: dict[str, Any]) -> None:
+    padded = account["login"].replace("acct", "acct0")
+    params = {"login": padded, "password": account["password"]}
+    assert api.fault("Session/login", params) == "Server.Session.auth_failed"
