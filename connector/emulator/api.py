@@ -10,6 +10,7 @@ from typing import Any
 from connector.emulator import faults
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.faults import Fault, invalid_date, invalid_param
+from connector.emulator.filters import AccountQuery, CustomerQuery, Like
 from connector.emulator.sessions import SessionTable
 from connector.emulator.world import World
 
@@ -48,9 +49,11 @@ class Api:
             "Account/get_account_list": self._account_list,
             "Account/get_account_info": self._account_info,
             "Account/get_xdr_list": self._account_xdrs,
+            "Account/get_alias_list": self._alias_list,
             "Customer/get_customer_list": self._customer_list,
             "Customer/get_customer_info": self._customer_info,
             "Customer/get_customer_xdrs": self._customer_xdrs,
+            "Customer/get_extensions_list": self._extensions_list,
         }
         self._session_handlers: dict[str, Callable[[Params], Answer]] = {
             "Session/login": lambda p: self._sessions.login(
@@ -103,8 +106,8 @@ class Api:
         if churn:
             self._world.churn(churn)
         i_customer = _optional_int(params, "i_customer", method)
-        bill_status = params.get("bill_status")
-        records, total = self._world.account_page(offset, limit, i_customer, bill_status)
+        query = AccountQuery.of(params, i_customer, _flag(params, "get_not_closed_accounts"))
+        records, total = self._world.account_page(offset, limit, query)
         return self._with_total({"account_list": records}, total, params)
 
     def _account_info(self, params: Params) -> Answer:
@@ -127,10 +130,31 @@ class Api:
         records, total = self._world.account_xdrs(i_account, start, end, offset, limit)
         return self._with_total({"xdr_list": records}, total, params)
 
+    def _alias_list(self, params: Params) -> Answer:
+        method = "get_alias_list"
+        i_account = _required_int(params, "i_master_account", method)
+        offset, limit = _paging(params, method)
+        records, total = self._world.aliases(i_account, offset, limit)
+        return self._with_total({"alias_list": records}, total, params)
+
     def _customer_list(self, params: Params) -> Answer:
-        offset, limit = _paging(params, "get_customer_list")
-        records, total = self._world.customer_page(offset, limit)
+        method = "get_customer_list"
+        offset, limit = _paging(params, method)
+        name = params.get("name")
+        query = CustomerQuery(
+            None if name is None else Like(str(name)),
+            _optional_int(params, "i_main_customer", method),
+            _optional_int(params, "i_office_type", method),
+        )
+        records, total = self._world.customer_page(offset, limit, query)
         return self._with_total({"customer_list": records}, total, params)
+
+    def _extensions_list(self, params: Params) -> Answer:
+        method = "get_extensions_list"
+        i_customer = _required_int(params, "i_customer", method)
+        offset, limit = _paging(params, method)
+        records, total = self._world.extensions(i_customer, offset, limit)
+        return self._with_total({"extensions_list": records}, total, params)
 
     def _customer_info(self, params: Params) -> Answer:
         record = self._world.customer(_required_int(params, "i_customer", "get_customer_info"))
