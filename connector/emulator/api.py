@@ -11,6 +11,7 @@ from connector.emulator import faults
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.faults import Fault, invalid_date, invalid_param
 from connector.emulator.filters import AccountQuery, CustomerQuery, Like
+from connector.emulator.numbers import with_alias_lists
 from connector.emulator.sessions import SessionTable
 from connector.emulator.world import World
 
@@ -108,6 +109,8 @@ class Api:
         i_customer = _optional_int(params, "i_customer", method)
         query = AccountQuery.of(params, i_customer, _flag(params, "get_not_closed_accounts"))
         records, total = self._world.account_page(offset, limit, query)
+        if _flag(params, "with_aliases"):
+            records = with_alias_lists(records)
         return self._with_total({"account_list": records}, total, params)
 
     def _account_info(self, params: Params) -> Answer:

@@ -7,7 +7,25 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-ACCOUNT_TEXT_FILTERS = ("id", "login", "firstname", "lastname")
+import numpy as np
+
+from connector.emulator.records import (
+    DERIVED_TEXT,
+    FIRST_NAMES,
+    FULL_NAMES,
+    HASH_EXTRAS,
+    HASH_FIRSTNAME,
+    HASH_LASTNAME,
+    KIND_ACCOUNT,
+    LAST_NAMES,
+    account_key,
+    has_email,
+    has_extension,
+    hash_column,
+    name_code,
+)
+
+ACCOUNT_TEXT_FILTERS = ("id", "login", "firstname", "lastname", "extension_name", "email")
 
 
 class Like:
@@ -96,3 +114,33 @@ class CustomerQuery:
 
 
 EVERY_CUSTOMER = CustomerQuery()
+
+
+def derived_matches(seed: int, name: str, like: Like, keys: np.ndarray) -> np.ndarray:
+    """Which accounts' derived text field `name` (before any mutation) matches a pattern."""
+
+    def column(at: int) -> np.ndarray:
+        return hash_column(seed, KIND_ACCOUNT, keys, at)
+
+    if name == "firstname":
+        return _pool_matches(like, FIRST_NAMES, column(HASH_FIRSTNAME) % len(FIRST_NAMES))
+    if name == "lastname":
+        return _pool_matches(like, LAST_NAMES, column(HASH_LASTNAME) % len(LAST_NAMES))
+    if name == "extension_name":
+        codes = name_code(column(HASH_FIRSTNAME), column(HASH_LASTNAME))
+        return has_extension(column(HASH_EXTRAS)) & _pool_matches(like, FULL_NAMES, codes)
+    matches = _key_text_matches(name, like, keys)
+    return has_email(column(HASH_EXTRAS)) & matches if name == "email" else matches
+
+
+def _pool_matches(like: Like, pool: tuple[str, ...], codes: np.ndarray) -> np.ndarray:
+    """Match each pool entry once, then look the codes up."""
+    return np.array([like.matches(text) for text in pool])[codes.astype(np.int64)]
+
+
+def _key_text_matches(name: str, like: Like, keys: np.ndarray) -> np.ndarray:
+    """Match a field derived from the key alone; plain text needs no string per key."""
+    if like.literal is not None and name != "email":
+        return keys == account_key(name, like.literal.lower())
+    text = DERIVED_TEXT[name]
+    return np.fromiter((like.matches(text(key)) for key in keys.tolist()), bool, len(keys))

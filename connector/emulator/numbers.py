@@ -4,7 +4,7 @@ Both are read off the account record, so they agree with its `alias_did_number_l
 `extension_id` / `extension_name`, mutations included.
 """
 
-from connector.emulator.records import Json, Record, alias_key, to_json
+from connector.emulator.records import Json, Record, alias_key, decode, patch, to_json
 
 
 def alias_records(account: Record) -> list[Json]:
@@ -20,6 +20,14 @@ def alias_records(account: Record) -> list[Json]:
             }
         )
         for n, did in enumerate(account.get("alias_did_number_list") or [])
+    ]
+
+
+def with_alias_lists(accounts: list[Json]) -> list[Json]:
+    """Account records with their aliases as `alias_list` (`get_account_list`'s `with_aliases`)."""
+    return [
+        patch(text, {"alias_list": [decode(alias) for alias in alias_records(decode(text))]})
+        for text in accounts
     ]
 
 

@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from connector.emulator.filters import Like
-
 Record = dict[str, Any]
 
 KIND_ORDER, KIND_ACCOUNT, KIND_CUSTOMER, KIND_XDR, KIND_OWNER, KIND_STATUS = 1, 2, 3, 4, 5, 6
@@ -31,11 +29,10 @@ def _pool(*values: str) -> tuple[str, ...]:
 
 FIRST_NAMES = ("José", "Zoë", "Łukasz", "Søren", "Владимир", "François", "Ağa", "Nguyễn", "Anna")
 LAST_NAMES = ("Müller", "Ørsted", "Ñúñez", "Dvořák", "Иванова", "李", "O'Brien", "Smith", "Çelik")
-_FIRST = _pool(*FIRST_NAMES)
-_LAST = _pool(*LAST_NAMES)
-_FULL = _pool(*(f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES))
-FIRSTNAME_HASH, LASTNAME_HASH = 4, 6  # which per-account hash value picks each name
-_NAME_POOLS = {"firstname": (FIRSTNAME_HASH, FIRST_NAMES), "lastname": (LASTNAME_HASH, LAST_NAMES)}
+FULL_NAMES = tuple(f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES)
+_FIRST, _LAST, _FULL = _pool(*FIRST_NAMES), _pool(*LAST_NAMES), _pool(*FULL_NAMES)
+# Which of an account's hash values picks its first name, last name, and email / extension.
+HASH_FIRSTNAME, HASH_LASTNAME, HASH_EXTRAS = 4, 6, 11
 _TIME_ZONES = _pool(
     "Europe/Prague", "UTC", "America/New_York", "Asia/Tokyo", "Europe/Kyiv", "America/Sao_Paulo"
 )
@@ -143,16 +140,36 @@ def account_login(i_account: int) -> str:
     return f"acct{i_account}"
 
 
+def account_email(i_account: int) -> str:
+    """The account's `email`, when it has one."""
+    return f"acct{i_account}@example.com"
+
+
+def has_email(value: Any) -> Any:
+    """Whether an account has an email, from its extras hash (an int or an array of them)."""
+    return value % 7 != 0
+
+
+def has_extension(value: Any) -> Any:
+    """Whether an account has a PBX extension, from its extras hash (int or array)."""
+    return (value >> 8) % 4 != 0
+
+
+def name_code(first_value: Any, last_value: Any) -> Any:
+    """Index into `FULL_NAMES` from an account's first- and last-name hashes (int or array)."""
+    return first_value % len(FIRST_NAMES) * len(LAST_NAMES) + last_value % len(LAST_NAMES)
+
+
 def account_key(name: str, value: str) -> int:
     """The key a derived `id` (15550001234) or `login` (acct1234) encodes; -1 when none."""
     digits = value.removeprefix("acct") if name == "login" else value
     if not digits.isascii() or not digits.isdigit():
         return -1
     key = int(digits) if name == "login" else int(digits) - int(account_id(0))
-    return key if _DERIVED_TEXT[name](key) == value else -1
+    return key if DERIVED_TEXT[name](key) == value else -1
 
 
-_DERIVED_TEXT = {"id": account_id, "login": account_login}
+DERIVED_TEXT = {"id": account_id, "login": account_login, "email": account_email}
 
 
 def alias_number(i_account: int, n: int) -> str:
@@ -229,10 +246,16 @@ class RecordFactory:
         usage = (
             "null" if v[7] % 5 == 0 else f'"{self.stamp(self.window_start + v[7] % self.window_s)}"'
         )
-        email = f',"email":"acct{key}@example.com"' if v[11] % 7 else ""
-        status = _account_status(blocked, bill_status, v[11])
+        extras = v[HASH_EXTRAS]
+        email = f',"email":"{account_email(key)}"' if has_email(extras) else ""
+        status = _account_status(blocked, bill_status, extras)
         balance = (v[2] % 20_000_000 - 5_000_000) / 100000
-        first, last = v[FIRSTNAME_HASH] % len(_FIRST), v[LASTNAME_HASH] % len(_LAST)
+        first, last = v[HASH_FIRSTNAME], v[HASH_LASTNAME]
+        extension = (
+            f',"extension_id":"{10000 + key}","extension_name":{_FULL[name_code(first, last)]}'
+            if has_extension(extras)
+            else ""
+        )
         return Json(
             f'{{"i_account":{key},"id":"{15550000000 + key}","i_customer":{i_customer},'
             f'"customer_name":{owner},"i_product":{i_product + 1},'
@@ -244,24 +267,13 @@ class RecordFactory:
             f'"issue_date":"{activation}","expiration_date":{expiry},"last_usage":{usage},'
             f'"login":"acct{key}","password":"{_secret(v[8], 12)}",'
             f'"h323_password":"{_secret(v[9], 10)}","api_token":"{v[10]:016x}{v[8] ^ v[9]:016x}",'
-            f'"firstname":{_FIRST[first]},"lastname":{_LAST[last]},'
+            f'"firstname":{_FIRST[first % len(_FIRST)]},"lastname":{_LAST[last % len(_LAST)]},'
             f'"time_zone_name":{_TIME_ZONES[(v[5] >> 16) % len(_TIME_ZONES)]},'
             f'"sip_status":{v[3] >> 40 & 1},"alias_did_number_list":{_dids(key, v[9])}'
-            f"{_extension(key, v[11], _FULL[first * len(_LAST) + last])},"
+            f"{extension},"
             f'"service_features":{self._features(v[7])},"assigned_addons":{self._addons(v[9])}'
             f"{email}{status}}}".encode()
         )
-
-    def derived_matches(self, name: str, like: Like, keys: np.ndarray) -> np.ndarray:
-        """Which accounts' derived `name` (before any mutation) matches a text filter."""
-        if name in _NAME_POOLS:
-            column, pool = _NAME_POOLS[name]
-            codes = hash_column(self.seed, KIND_ACCOUNT, keys, column) % np.uint64(len(pool))
-            return np.array([like.matches(text) for text in pool])[codes.astype(np.int64)]
-        if like.literal is not None:
-            return keys == account_key(name, like.literal.lower())
-        text = _DERIVED_TEXT[name]
-        return np.fromiter((like.matches(text(key)) for key in keys.tolist()), bool, len(keys))
 
     def _features(self, value: int) -> str:
         """`service_features` JSON; its few shapes are encoded once and cached."""
@@ -364,13 +376,6 @@ def _dids(i_account: int, value: int) -> str:
     count = _ALIAS_COUNTS[(value >> 8) % len(_ALIAS_COUNTS)]
     dids = (f'{{"did_number":"{alias_number(i_account, n)}"}}' for n in range(count))
     return f"[{','.join(dids)}]"
-
-
-def _extension(i_account: int, value: int, name: str) -> str:
-    """`extension_id` / `extension_name` members; a quarter of the accounts have no extension."""
-    if (value >> 8) % 4 == 0:
-        return ""
-    return f',"extension_id":"{10000 + i_account}","extension_name":{name}'
 
 
 def _account_status(blocked: str, bill_status: str, value: int) -> str:

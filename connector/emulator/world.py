@@ -9,7 +9,13 @@ import numpy as np
 
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.events import Event
-from connector.emulator.filters import EVERY_ACCOUNT, EVERY_CUSTOMER, AccountQuery, CustomerQuery
+from connector.emulator.filters import (
+    EVERY_ACCOUNT,
+    EVERY_CUSTOMER,
+    AccountQuery,
+    CustomerQuery,
+    derived_matches,
+)
 from connector.emulator.index import OrderedIndex
 from connector.emulator.numbers import alias_records, extension_record
 from connector.emulator.records import (
@@ -104,7 +110,7 @@ class World:
         positions = np.flatnonzero(mask)
         for name, like in query.texts:
             keys = index.keys[positions]
-            keep = self.factory.derived_matches(name, like, keys)
+            keep = derived_matches(self._seed, name, like, keys)
             changed = {k: f[name] for k, f in self._account_fields.items() if name in f}
             for at in np.flatnonzero(np.isin(keys, list(changed))).tolist():
                 keep[at] = like.matches(changed[int(keys[at])])

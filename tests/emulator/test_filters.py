@@ -50,6 +50,16 @@ def test_firstname_and_lastname_combine(emu: Emulator, api: Api) -> None:
     assert expected
 
 
+def test_extension_name_and_email_patterns(emu: Emulator, api: Api) -> None:
+    truth = emu.truth.accounts()
+    named = [a for a in truth if "søren" in a.get("extension_name", "").lower()]
+    mailed = [a for a in truth if a.get("email", "").endswith("7@example.com")]
+    assert accounts(api, extension_name="%Søren%") == (named, len(named))
+    assert accounts(api, email="%7@example.com") == (mailed, len(mailed))
+    assert named and mailed
+    assert any("extension_name" not in a and a["firstname"] == "Søren" for a in truth)
+
+
 def test_login_is_exact(emu: Emulator, api: Api) -> None:
     wanted = emu.truth.accounts()[3]
     assert accounts(api, login=wanted["login"]) == ([wanted], 1)

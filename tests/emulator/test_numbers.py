@@ -25,7 +25,20 @@ def test_alias_list_matches_the_accounts_alias_dids(emu: Emulator, api: Api) -> 
             d["did_number"] for d in account["alias_did_number_list"]
         ]
         assert {a["i_master_account"] for a in aliases} == {account["i_account"]}
-        assert not {a["i_account"] for a in aliases} & {x["i_account"] for x in emu.truth.accounts()}
+        assert not {a["i_account"] for a in aliases} & {
+            x["i_account"] for x in emu.truth.accounts()
+        }
+
+
+def test_account_list_with_aliases_carries_each_accounts_alias_list(
+    emu: Emulator, api: Api
+) -> None:
+    listed = api.call("Account/get_account_list", {"with_aliases": 1})["account_list"]
+    for account in listed:
+        expected = api.call("Account/get_alias_list", {"i_master_account": account["i_account"]})
+        assert account.pop("alias_list") == expected["alias_list"]
+    assert listed == emu.truth.accounts()
+    assert "alias_list" not in api.call("Account/get_account_list", {"limit": 1})["account_list"][0]
 
 
 def test_alias_list_of_an_account_without_aliases_or_unknown_is_empty(
@@ -76,7 +89,8 @@ def test_xdr_disconnect_fields_agree_with_its_times(emu: Emulator) -> None:
     for xdr in emu.truth.xdrs(date(2024, 1, 2))[:200]:
         end = datetime.fromtimestamp(int(xdr["unix_disconnect_time"]), UTC)
         assert end.strftime("%Y-%m-%d %H:%M:%S") == xdr["disconnect_time"]
-        assert int(xdr["unix_disconnect_time"]) - int(xdr["unix_connect_time"]) == xdr[
-            "charged_quantity"
-        ]
+        assert (
+            int(xdr["unix_disconnect_time"]) - int(xdr["unix_connect_time"])
+            == xdr["charged_quantity"]
+        )
         assert xdr["disconnect_reason"]
