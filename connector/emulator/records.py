@@ -374,7 +374,7 @@ class RecordFactory:
 def _dids(i_account: int, value: int) -> str:
     """`alias_did_number_list`: the DIDs of the account's aliases (most accounts have none)."""
     count = _ALIAS_COUNTS[(value >> 8) % len(_ALIAS_COUNTS)]
-    dids = (f'{{"did_number":"{alias_number(i_account, n)}"}}' for n in range(count))
+    dids = [f'{{"did_number":"{alias_number(i_account, n)}"}}' for n in range(count)]
     return f"[{','.join(dids)}]"
 
 
