@@ -102,8 +102,7 @@ class CustomerQuery:
         return self == EVERY_CUSTOMER
 
     def matches(self, record: dict[str, Any]) -> bool:
-        """Whether a customer record passes every filter; `i_main_customer` names branches'
-        main office."""
+        """Whether a customer record passes every filter (`i_main_customer`: a branch's main)."""
         return (
             (self.name is None or self.name.matches(record.get("name")))
             and (

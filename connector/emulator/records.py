@@ -188,8 +188,9 @@ def customer_name(i_customer: int, value: int) -> str:
 
 
 def office(i_customer: int) -> tuple[int, int | None]:
-    """`i_office_type` and `i_main_office`: in each block of ten customers the first is a main
-    office (3), the next two its branches (2), the rest stand alone (1)."""
+    """`i_office_type` and `i_main_office` (None unless a branch) of a customer."""
+    # In each block of ten customers the first is a main office (3), the next two its
+    # branches (2), the rest stand alone (1).
     place = (i_customer - 1) % 10
     if place == 0:
         return 3, None
@@ -226,8 +227,7 @@ class RecordFactory:
         statuses: Sequence[str],
         owner_names: Sequence[str],
     ) -> list[Json]:
-        """Account records for `keys`, owned by `owners` (JSON-encoded `owner_names`), with bill
-        statuses `statuses`."""
+        """Account records for `keys` with their owners, owners' JSON names and bill statuses."""
         rows = hash_rows(self.seed, KIND_ACCOUNT, keys, 12)
         return [
             self._account(*args)
@@ -235,7 +235,7 @@ class RecordFactory:
         ]
 
     def _account(
-        self, key: int, i_customer: int, bill_status: str, owner: str, v: list[int]
+        self, key: int, i_customer: int, bill_status: str, owner_name: str, v: list[int]
     ) -> Json:
         activation = self._past[v[5] % 1500]
         blocked = "Y" if v[4] % 10 == 0 else "N"
@@ -258,7 +258,7 @@ class RecordFactory:
         )
         return Json(
             f'{{"i_account":{key},"id":"{15550000000 + key}","i_customer":{i_customer},'
-            f'"customer_name":{owner},"i_product":{i_product + 1},'
+            f'"customer_name":{owner_name},"i_product":{i_product + 1},'
             f'"product_name":{_PRODUCTS[i_product]},'
             f'"iso_4217":{_CURRENCIES[v[1] % 3]},"balance":{balance!r},'
             f'"opening_balance":{opening!r},"credit_limit":{credit},"blocked":"{blocked}",'

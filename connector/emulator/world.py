@@ -14,6 +14,7 @@ from connector.emulator.filters import (
     EVERY_CUSTOMER,
     AccountQuery,
     CustomerQuery,
+    Like,
     derived_matches,
 )
 from connector.emulator.index import OrderedIndex
@@ -109,13 +110,16 @@ class World:
             mask &= index.columns["status"] != BILL_STATUSES.index("C")
         positions = np.flatnonzero(mask)
         for name, like in query.texts:
-            keys = index.keys[positions]
-            keep = derived_matches(self._seed, name, like, keys)
-            changed = {k: f[name] for k, f in self._account_fields.items() if name in f}
-            for at in np.flatnonzero(np.isin(keys, list(changed))).tolist():
-                keep[at] = like.matches(changed[int(keys[at])])
-            positions = positions[keep]
+            positions = positions[self._text_matches(name, like, index.keys[positions])]
         return positions
+
+    def _text_matches(self, name: str, like: Like, keys: np.ndarray) -> np.ndarray:
+        """Which accounts' text field matches: derived values, then mutated ones over them."""
+        matches = derived_matches(self._seed, name, like, keys)
+        changed = {k: f[name] for k, f in self._account_fields.items() if name in f}
+        for at in np.flatnonzero(np.isin(keys, list(changed))).tolist():
+            matches[at] = like.matches(changed[int(keys[at])])
+        return matches
 
     def _owner_names(self, owners: list[int]) -> list[str]:
         """Each owner's current `name`, JSON-encoded, for the accounts' `customer_name`."""
