@@ -13,7 +13,7 @@ from connector.emulator.faults import Fault, invalid_date, invalid_param
 from connector.emulator.filters import AccountQuery, CustomerQuery, Like
 from connector.emulator.numbers import with_alias_lists
 from connector.emulator.sessions import SessionTable
-from connector.emulator.world import World
+from connector.emulator.world import Page, World
 
 Params = dict[str, Any]
 Answer = dict[str, Any]
@@ -134,11 +134,19 @@ class Api:
         return self._with_total({"xdr_list": records}, total, params)
 
     def _alias_list(self, params: Params) -> Answer:
-        method = "get_alias_list"
-        i_account = _required_int(params, "i_master_account", method)
+        return self._list_of(params, "get_alias_list", "i_master_account", self._world.aliases)
+
+    def _extensions_list(self, params: Params) -> Answer:
+        return self._list_of(params, "get_extensions_list", "i_customer", self._world.extensions)
+
+    def _list_of(
+        self, params: Params, method: str, owner: str, read: Callable[[int, int, int | None], Page]
+    ) -> Answer:
+        """A paged list of one entity's things, e.g. `get_alias_list {i_master_account}`."""
+        key = _required_int(params, owner, method)
         offset, limit = _paging(params, method)
-        records, total = self._world.aliases(i_account, offset, limit)
-        return self._with_total({"alias_list": records}, total, params)
+        records, total = read(key, offset, limit)
+        return self._with_total({method.removeprefix("get_"): records}, total, params)
 
     def _customer_list(self, params: Params) -> Answer:
         method = "get_customer_list"
@@ -151,13 +159,6 @@ class Api:
         )
         records, total = self._world.customer_page(offset, limit, query)
         return self._with_total({"customer_list": records}, total, params)
-
-    def _extensions_list(self, params: Params) -> Answer:
-        method = "get_extensions_list"
-        i_customer = _required_int(params, "i_customer", method)
-        offset, limit = _paging(params, method)
-        records, total = self._world.extensions(i_customer, offset, limit)
-        return self._with_total({"extensions_list": records}, total, params)
 
     def _customer_info(self, params: Params) -> Answer:
         record = self._world.customer(_required_int(params, "i_customer", "get_customer_info"))
