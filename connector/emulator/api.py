@@ -137,7 +137,13 @@ class Api:
         return self._list_of(params, "get_alias_list", "i_master_account", self._world.aliases)
 
     def _extensions_list(self, params: Params) -> Answer:
-        return self._list_of(params, "get_extensions_list", "i_customer", self._world.extensions)
+        branches = _flag(params, "get_main_office_extensions")
+        return self._list_of(
+            params,
+            "get_extensions_list",
+            "i_customer",
+            lambda key, offset, limit: self._world.extensions(key, offset, limit, branches),
+        )
 
     def _list_of(
         self, params: Params, method: str, owner: str, read: Callable[[int, int, int | None], Page]

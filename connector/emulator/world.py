@@ -160,9 +160,19 @@ class World:
         record = self.account(i_master_account)
         return _window([] if record is None else alias_records(decode(record)), offset, limit)
 
-    def extensions(self, i_customer: int, offset: int, limit: int | None) -> Page:
-        """The PBX extensions of a customer's accounts, in list order, paged."""
-        accounts = self.account_page(0, None, AccountQuery(i_customer=i_customer))[0]
+    def extensions(
+        self, i_customer: int, offset: int, limit: int | None, branches: bool = False
+    ) -> Page:
+        """The PBX extensions of a customer's accounts (then its branches' ones), paged."""
+        owners = [i_customer]
+        if branches:
+            offices = self.customer_page(0, None, CustomerQuery(i_main_customer=i_customer))[0]
+            owners += [decode(office)["i_customer"] for office in offices]
+        accounts = [
+            text
+            for owner in owners
+            for text in self.account_page(0, None, AccountQuery(i_customer=owner))[0]
+        ]
         found = [extension_record(decode(text)) for text in accounts]
         return _window([entry for entry in found if entry is not None], offset, limit)
 

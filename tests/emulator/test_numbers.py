@@ -68,6 +68,19 @@ def test_extensions_list_holds_the_customers_accounts_with_an_extension(
     assert {e["type"] for e in entries} == {"Account"}
 
 
+def test_main_office_extensions_add_its_branches_ones(emu: Emulator, api: Api) -> None:
+    def extension_owners(params: dict[str, int]) -> list[int]:
+        answer = api.call("Customer/get_extensions_list", params)["extensions_list"]
+        return [owners[e["i_account"]] for e in answer]
+
+    owners = {a["i_account"]: a["i_customer"] for a in emu.truth.accounts()}
+    alone = extension_owners({"i_customer": 11})
+    combined = extension_owners({"i_customer": 11, "get_main_office_extensions": 1})
+    assert set(alone) == {11}
+    assert combined[: len(alone)] == alone
+    assert set(combined[len(alone) :]) == {12, 13}
+
+
 def test_extensions_of_an_unknown_customer_are_none(api: Api) -> None:
     assert api.call("Customer/get_extensions_list", {"i_customer": 999}) == {"extensions_list": []}
 

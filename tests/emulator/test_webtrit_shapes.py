@@ -35,7 +35,8 @@ BRANCHES = {
     "with_bp_charge_cc": 0,
     "i_office_type": 2,
 }
-# api/admin.py, AdminAPI.get_extensions_list.
+# api/admin.py, AdminAPI.get_extensions_list (adapter.py adds get_main_office_extensions: 1 in
+# an office hierarchy).
 EXTENSIONS = {"detailed_info": 1, "limit_alias_did_number_list": 100}
 # api/account.py, AccountAPI.get_xdr_list (page 1 of 50; the admin realm adds i_account).
 XDR_LIST = {
@@ -225,6 +226,13 @@ def test_extensions_match_the_accounts_extensions(emu: Emulator, webtrit: Api) -
         assert ext["type"] in ("Account", "Group", "Unassigned")
         account = by_account[int(ext["i_account"])]
         assert (ext["id"], ext["name"]) == (account["extension_id"], account["extension_name"])
+
+
+def test_hierarchy_extensions_cover_the_branch_offices(emu: Emulator, webtrit: Api) -> None:
+    params = {**EXTENSIONS, "i_customer": 11, "get_main_office_extensions": 1}
+    answer = webtrit.call("Customer/get_extensions_list", params)
+    owners = {a["i_account"]: a["i_customer"] for a in emu.truth.accounts()}
+    assert {owners[int(ext["i_account"])] for ext in answer["extensions_list"]} == {11, 12, 13}
 
 
 def test_alias_list_gives_the_additional_numbers(emu: Emulator, webtrit: Api) -> None:
