@@ -12,8 +12,10 @@ from connector.emulator.config import EmulatorConfig
 from connector.emulator.faults import Fault, invalid_date, invalid_param
 from connector.emulator.realms import Principal, scoped
 from connector.emulator.releases import ENV_INFO
+from connector.emulator.filters import AccountQuery, CustomerQuery, Like
+from connector.emulator.numbers import with_alias_lists
 from connector.emulator.sessions import SessionTable
-from connector.emulator.world import World
+from connector.emulator.world import Page, World
 
 Params = dict[str, Any]
 Answer = dict[str, Any]
@@ -52,6 +54,7 @@ class Api:
             "Account/get_account_list": self._account_list,
             "Account/get_account_info": self._account_info,
             "Account/get_xdr_list": self._account_xdrs,
+            "Account/get_alias_list": self._alias_list,
             "Customer/get_customer_list": self._customer_list,
             "Customer/get_customer_info": self._customer_info,
             "Customer/get_customer_xdrs": self._customer_xdrs,
@@ -60,6 +63,7 @@ class Api:
             "Session/get_access_token_lifetime": lambda p: {
                 "access_token_lifetime": self._config.access_token_lifetime_s
             },
+            "Customer/get_extensions_list": self._extensions_list,
         }
         self._session_handlers: dict[str, Callable[[Params], Answer]] = {
             "Session/login": lambda p: self._sessions.login(
@@ -115,8 +119,10 @@ class Api:
         if churn:
             self._world.churn(churn)
         i_customer = _optional_int(params, "i_customer", method)
-        bill_status = params.get("bill_status")
-        records, total = self._world.account_page(offset, limit, i_customer, bill_status)
+        query = AccountQuery.of(params, i_customer, _flag(params, "get_not_closed_accounts"))
+        records, total = self._world.account_page(offset, limit, query)
+        if _flag(params, "with_aliases"):
+            records = with_alias_lists(records)
         return self._with_total({"account_list": records}, total, params)
 
     def _account_info(self, params: Params) -> Answer:
@@ -139,9 +145,37 @@ class Api:
         records, total = self._world.account_xdrs(i_account, start, end, offset, limit)
         return self._with_total({"xdr_list": records}, total, params)
 
+    def _alias_list(self, params: Params) -> Answer:
+        return self._list_of(params, "get_alias_list", "i_master_account", self._world.aliases)
+
+    def _extensions_list(self, params: Params) -> Answer:
+        branches = _flag(params, "get_main_office_extensions")
+        return self._list_of(
+            params,
+            "get_extensions_list",
+            "i_customer",
+            lambda key, offset, limit: self._world.extensions(key, offset, limit, branches),
+        )
+
+    def _list_of(
+        self, params: Params, method: str, owner: str, read: Callable[[int, int, int | None], Page]
+    ) -> Answer:
+        """A paged list of one entity's things, e.g. `get_alias_list {i_master_account}`."""
+        key = _required_int(params, owner, method)
+        offset, limit = _paging(params, method)
+        records, total = read(key, offset, limit)
+        return self._with_total({method.removeprefix("get_"): records}, total, params)
+
     def _customer_list(self, params: Params) -> Answer:
-        offset, limit = _paging(params, "get_customer_list")
-        records, total = self._world.customer_page(offset, limit)
+        method = "get_customer_list"
+        offset, limit = _paging(params, method)
+        name = params.get("name")
+        query = CustomerQuery(
+            None if name is None else Like(str(name)),
+            _optional_int(params, "i_main_customer", method),
+            _optional_int(params, "i_office_type", method),
+        )
+        records, total = self._world.customer_page(offset, limit, query)
         return self._with_total({"customer_list": records}, total, params)
 
     def _customer_info(self, params: Params) -> Answer:

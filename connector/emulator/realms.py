@@ -25,7 +25,7 @@ OWN_DATA: dict[str, dict[str, str]] = {
     ACCOUNT: {
         "Account/get_account_info": "i_account",
         "Account/get_xdr_list": "i_account",
-        "Account/get_alias_list": "i_account",
+        "Account/get_alias_list": "i_master_account",
     },
     CUSTOMER: {
         "Customer/get_customer_info": "i_customer",
@@ -34,7 +34,13 @@ OWN_DATA: dict[str, dict[str, str]] = {
     },
 }
 # Parameters that name an entity, dropped before the realm's own id is set.
-_ID_PARAMS = {"i_account": ("i_account", "id", "login"), "i_customer": ("i_customer",)}
+_ID_PARAMS = {
+    "i_account": ("i_account", "id", "login"),
+    "i_master_account": ("i_master_account",),
+    "i_customer": ("i_customer",),
+}
+# The principal's attribute each of those parameters is set from.
+_OWNER = {"i_account": "i_account", "i_master_account": "i_account", "i_customer": "i_customer"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def scoped(principal: Principal, name: str, params: dict[str, Any]) -> dict[str,
     if id_name is None:
         raise Fault(faults.ACCESS_DENIED, f"{name} is not available in the {principal.realm} realm")
     kept = {k: v for k, v in params.items() if k not in _ID_PARAMS[id_name]}
-    return {**kept, id_name: getattr(principal, id_name)}
+    return {**kept, id_name: getattr(principal, _OWNER[id_name])}
 
 
 class Directory:

@@ -27,8 +27,15 @@ def _pool(*values: str) -> tuple[str, ...]:
     return tuple(json.dumps(value, ensure_ascii=False) for value in values)
 
 
-_FIRST = _pool("José", "Zoë", "Łukasz", "Søren", "Владимир", "François", "Ağa", "Nguyễn", "Anna")
-_LAST = _pool("Müller", "Ørsted", "Ñúñez", "Dvořák", "Иванова", "李", "O'Brien", "Smith", "Çelik")
+FIRST_NAMES = ("José", "Zoë", "Łukasz", "Søren", "Владимир", "François", "Ağa", "Nguyễn", "Anna")
+LAST_NAMES = ("Müller", "Ørsted", "Ñúñez", "Dvořák", "Иванова", "李", "O'Brien", "Smith", "Çelik")
+FULL_NAMES = tuple(f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES)
+_FIRST, _LAST, _FULL = _pool(*FIRST_NAMES), _pool(*LAST_NAMES), _pool(*FULL_NAMES)
+# Which of an account's hash values picks its first name, last name, and email / extension.
+HASH_FIRSTNAME, HASH_LASTNAME, HASH_EXTRAS = 4, 6, 11
+_TIME_ZONES = _pool(
+    "Europe/Prague", "UTC", "America/New_York", "Asia/Tokyo", "Europe/Kyiv", "America/Sao_Paulo"
+)
 _COMPANIES = (
     "Café ☕ Réseau",
     "Telekom Süd",
@@ -45,6 +52,17 @@ _DESCRIPTIONS = _pool(
     "Local calls", "Calls to Germany", "Appels vers la Réunion", "Mobile — roaming"
 )
 _CAUSES = (16, 16, 16, 17, 31, 34)
+_REASONS = {
+    cause: json.dumps(text)
+    for cause, text in (
+        (16, "Normal call clearing"),
+        (17, "User busy"),
+        (31, "Normal, unspecified"),
+        (34, "No circuit/channel available"),
+    )
+}
+_ALIAS_COUNTS = (0, 0, 0, 1, 2)
+ALIAS_KEYS = 2_000_000_000  # aliases are accounts too; theirs sit far above the real accounts
 _BILLING_MODELS = (-1, 1, 1, 0)
 _TIMES_OF_DAY = tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400))
 
@@ -69,6 +87,12 @@ def hash_rows(seed: int, kind: int, keys: Sequence[int], width: int) -> list[lis
     steps = np.arange(1, width + 1, dtype=np.uint64) * _GOLDEN
     rows: list[list[int]] = mix(base[:, None] + steps[None, :]).tolist()
     return rows
+
+
+def hash_column(seed: int, kind: int, keys: np.ndarray, column: int) -> np.ndarray:
+    """Value `column` of `hash_rows` for every key, without building the rows."""
+    step = np.array([column + 1], dtype=np.uint64) * _GOLDEN
+    return mix(key_hashes(seed, kind, keys) + step)
 
 
 def utc(epoch: int) -> str:
@@ -111,6 +135,68 @@ def account_id(i_account: int) -> str:
     return str(15550000000 + i_account)
 
 
+def account_login(i_account: int) -> str:
+    """The account's self-care `login`."""
+    return f"acct{i_account}"
+
+
+def account_email(i_account: int) -> str:
+    """The account's `email`, when it has one."""
+    return f"acct{i_account}@example.com"
+
+
+def has_email(value: Any) -> Any:
+    """Whether an account has an email, from its extras hash (an int or an array of them)."""
+    return value % 7 != 0
+
+
+def has_extension(value: Any) -> Any:
+    """Whether an account has a PBX extension, from its extras hash (int or array)."""
+    return (value >> 8) % 4 != 0
+
+
+def name_code(first_value: Any, last_value: Any) -> Any:
+    """Index into `FULL_NAMES` from an account's first- and last-name hashes (int or array)."""
+    return first_value % len(FIRST_NAMES) * len(LAST_NAMES) + last_value % len(LAST_NAMES)
+
+
+def account_key(name: str, value: str) -> int:
+    """The key a derived `id` (15550001234) or `login` (acct1234) encodes; -1 when none."""
+    digits = value.removeprefix("acct") if name == "login" else value
+    if not digits.isascii() or not digits.isdigit():
+        return -1
+    key = int(digits) if name == "login" else int(digits) - int(account_id(0))
+    return key if DERIVED_TEXT[name](key) == value else -1
+
+
+DERIVED_TEXT = {"id": account_id, "login": account_login, "email": account_email}
+
+
+def alias_number(i_account: int, n: int) -> str:
+    """The number of an account's `n`-th alias (also its DID)."""
+    return str(16660000000 + 2 * i_account + n)
+
+
+def alias_key(i_account: int, n: int) -> int:
+    """The `i_account` of an account's `n`-th alias."""
+    return ALIAS_KEYS + 2 * i_account + n
+
+
+def customer_name(i_customer: int, value: int) -> str:
+    """A customer's `name` from its first hash value."""
+    return f"{_COMPANIES[value % len(_COMPANIES)]} #{i_customer}"
+
+
+def office(i_customer: int) -> tuple[int, int | None]:
+    """`i_office_type` and `i_main_office` (None unless a branch) of a customer."""
+    # In each block of ten customers the first is a main office (3), the next two its
+    # branches (2), the rest stand alone (1).
+    place = (i_customer - 1) % 10
+    if place == 0:
+        return 3, None
+    return (2, i_customer - place) if place < 3 else (1, None)
+
+
 class RecordFactory:
     """Builds account, customer and xDR records for a seed and a date window."""
 
@@ -124,6 +210,7 @@ class RecordFactory:
         self._expiry = [(xdr_start + timedelta(days=730 - n)).isoformat() for n in range(1500)]
         self._features_cache: dict[int, str] = {}
         self._addons_cache: dict[int, str] = {}
+        self._names: dict[int, str] = {}
 
     def stamp(self, epoch: int) -> str:
         """`utc(epoch)` without strftime: day strings are cached, the time of day is arithmetic."""
@@ -134,13 +221,22 @@ class RecordFactory:
         return f"{text} {_TIMES_OF_DAY[second]}"
 
     def accounts(
-        self, keys: Sequence[int], owners: Sequence[int], statuses: Sequence[str]
+        self,
+        keys: Sequence[int],
+        owners: Sequence[int],
+        statuses: Sequence[str],
+        owner_names: Sequence[str],
     ) -> list[Json]:
-        """Account records for `keys`, owned by `owners`, with bill statuses `statuses`."""
+        """Account records for `keys` with their owners, owners' JSON names and bill statuses."""
         rows = hash_rows(self.seed, KIND_ACCOUNT, keys, 12)
-        return [self._account(*args) for args in zip(keys, owners, statuses, rows, strict=True)]
+        return [
+            self._account(*args)
+            for args in zip(keys, owners, statuses, owner_names, rows, strict=True)
+        ]
 
-    def _account(self, key: int, i_customer: int, bill_status: str, v: list[int]) -> Json:
+    def _account(
+        self, key: int, i_customer: int, bill_status: str, owner_name: str, v: list[int]
+    ) -> Json:
         activation = self._past[v[5] % 1500]
         blocked = "Y" if v[4] % 10 == 0 else "N"
         i_product = v[0] % 5
@@ -150,12 +246,20 @@ class RecordFactory:
         usage = (
             "null" if v[7] % 5 == 0 else f'"{self.stamp(self.window_start + v[7] % self.window_s)}"'
         )
-        email = f',"email":"acct{key}@example.com"' if v[11] % 7 else ""
-        status = _account_status(blocked, bill_status, v[11])
+        extras = v[HASH_EXTRAS]
+        email = f',"email":"{account_email(key)}"' if has_email(extras) else ""
+        status = _account_status(blocked, bill_status, extras)
         balance = (v[2] % 20_000_000 - 5_000_000) / 100000
+        first, last = v[HASH_FIRSTNAME], v[HASH_LASTNAME]
+        extension = (
+            f',"extension_id":"{10000 + key}","extension_name":{_FULL[name_code(first, last)]}'
+            if has_extension(extras)
+            else ""
+        )
         return Json(
             f'{{"i_account":{key},"id":"{15550000000 + key}","i_customer":{i_customer},'
-            f'"i_product":{i_product + 1},"product_name":{_PRODUCTS[i_product]},'
+            f'"customer_name":{owner_name},"i_product":{i_product + 1},'
+            f'"product_name":{_PRODUCTS[i_product]},'
             f'"iso_4217":{_CURRENCIES[v[1] % 3]},"balance":{balance!r},'
             f'"opening_balance":{opening!r},"credit_limit":{credit},"blocked":"{blocked}",'
             f'"bill_status":"{bill_status}","is_active":{1 if bill_status == "O" else 0},'
@@ -163,7 +267,10 @@ class RecordFactory:
             f'"issue_date":"{activation}","expiration_date":{expiry},"last_usage":{usage},'
             f'"login":"acct{key}","password":"{_secret(v[8], 12)}",'
             f'"h323_password":"{_secret(v[9], 10)}","api_token":"{v[10]:016x}{v[8] ^ v[9]:016x}",'
-            f'"firstname":{_FIRST[v[4] % len(_FIRST)]},"lastname":{_LAST[v[6] % len(_LAST)]},'
+            f'"firstname":{_FIRST[first % len(_FIRST)]},"lastname":{_LAST[last % len(_LAST)]},'
+            f'"time_zone_name":{_TIME_ZONES[(v[5] >> 16) % len(_TIME_ZONES)]},'
+            f'"sip_status":{v[3] >> 40 & 1},"alias_did_number_list":{_dids(key, v[9])}'
+            f"{extension},"
             f'"service_features":{self._features(v[7])},"assigned_addons":{self._addons(v[9])}'
             f"{email}{status}}}".encode()
         )
@@ -195,7 +302,7 @@ class RecordFactory:
         bill_status = "C" if v[4] % 25 == 0 else "S" if v[4] % 25 == 1 else "O"
         record: Record = {
             "i_customer": key,
-            "name": f"{_COMPANIES[v[0] % len(_COMPANIES)]} #{key}",
+            "name": customer_name(key, v[0]),
             "login": f"cust{key}",
             "password": _secret(v[1], 11),
             "balance": _money(v[2], 100_000_000),
@@ -206,11 +313,23 @@ class RecordFactory:
             "creation_date": self.stamp(self.window_start - 86400 - v[6] % (86400 * 2000)),
             "i_customer_type": 1,
         }
+        record["i_office_type"], main_office = office(key)
+        if main_office is not None:
+            record["i_main_office"] = main_office
         if v[7] % 5:
             record["email"] = f"billing{key}@example.org"
         if bill_status != "O":
             record["status"] = "closed" if bill_status == "C" else "suspended"
         return to_json(record)
+
+    def customer_names(self, keys: Sequence[int]) -> list[str]:
+        """The derived `name` of each customer, JSON-encoded (computed once per customer)."""
+        missing = sorted({key for key in keys if key not in self._names})
+        if missing:
+            firsts = hash_column(self.seed, KIND_CUSTOMER, np.asarray(missing, np.int64), 0)
+            for key, value in zip(missing, firsts.tolist(), strict=True):
+                self._names[key] = json.dumps(customer_name(key, value), ensure_ascii=False)
+        return [self._names[key] for key in keys]
 
     def bill_times(self, i_xdrs: np.ndarray) -> np.ndarray:
         """Billing time (epoch) of each xDR id, inside the configured window."""
@@ -238,6 +357,7 @@ class RecordFactory:
         cause = _CAUSES[v[2] % len(_CAUSES)] if failed else 16
         unix = f'"{connect}"' if v[4] % 10 == 0 else str(connect)
         cause_text = f'"{cause}"' if v[4] % 4 == 1 else str(cause)
+        unix_end = f'"{bill}"' if v[4] % 10 == 0 else str(bill)
         call_id = f',"call_id":"{v[7]:016x}@sbc.example.net"' if v[6] % 9 else ""
         charged = _money(v[5], 500_000) if duration else 0
         return Json(
@@ -245,9 +365,17 @@ class RecordFactory:
             f'"CLD":"{442000000000 + v[3] % 10**10}","connect_time":"{self.stamp(connect)}",'
             f'"disconnect_time":"{self.stamp(bill)}","bill_time":"{self.stamp(bill)}",'
             f'"unix_connect_time":{unix},"charged_amount":{charged!r},"charged_quantity":{duration},'
-            f'"disconnect_cause":{cause_text},"failed":{failed},"bit_flags":{v[6] % 256},'
+            f'"disconnect_cause":{cause_text},"disconnect_reason":{_REASONS[cause]},'
+            f'"unix_disconnect_time":{unix_end},"failed":{failed},"bit_flags":{v[6] % 256},'
             f'"description":{_DESCRIPTIONS[v[7] % len(_DESCRIPTIONS)]}{call_id}}}'.encode()
         )
+
+
+def _dids(i_account: int, value: int) -> str:
+    """`alias_did_number_list`: the DIDs of the account's aliases (most accounts have none)."""
+    count = _ALIAS_COUNTS[(value >> 8) % len(_ALIAS_COUNTS)]
+    dids = [f'{{"did_number":"{alias_number(i_account, n)}"}}' for n in range(count)]
+    return f"[{','.join(dids)}]"
 
 
 def _account_status(blocked: str, bill_status: str, value: int) -> str:

@@ -1,5 +1,6 @@
 """The emulated PortaBilling data: derived records, an overlay of mutations, list order, events."""
 
+import json
 import random
 import threading
 from typing import Any
@@ -8,14 +9,23 @@ import numpy as np
 
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.events import Event
+from connector.emulator.filters import (
+    EVERY_ACCOUNT,
+    EVERY_CUSTOMER,
+    AccountQuery,
+    CustomerQuery,
+    Like,
+    derived_matches,
+)
 from connector.emulator.index import OrderedIndex
+from connector.emulator.numbers import alias_records, extension_record
 from connector.emulator.records import (
     KIND_OWNER,
     KIND_STATUS,
     Json,
     Record,
     RecordFactory,
-    account_id,
+    account_key,
     decode,
     key_hashes,
     patch,
@@ -61,39 +71,66 @@ class World:
     # --- reads -------------------------------------------------------------------------------
 
     def account_page(
-        self,
-        offset: int,
-        limit: int | None,
-        i_customer: int | None = None,
-        bill_status: str | None = None,
+        self, offset: int, limit: int | None, query: AccountQuery = EVERY_ACCOUNT
     ) -> Page:
-        """One page of accounts in list order, optionally filtered, and the filtered total."""
+        """One page of the accounts a query selects, in list order, and their total."""
         with self.lock:
             index = self.accounts
-            chosen, total = self._account_positions(offset, limit, i_customer, bill_status)
+            chosen, total = self._account_positions(offset, limit, query)
             keys = index.keys[chosen].tolist()
             owners = index.columns["owner"][chosen].tolist()
             statuses = [BILL_STATUSES[code] for code in index.columns["status"][chosen].tolist()]
+            names = self._owner_names(owners)
             overlay = self._overlay(self._account_fields, keys)
-        records = self.factory.accounts(keys, owners, statuses)
+        records = self.factory.accounts(keys, owners, statuses, names)
         return _apply(records, keys, overlay), total
 
     def _account_positions(
-        self, offset: int, limit: int | None, i_customer: int | None, bill_status: str | None
+        self, offset: int, limit: int | None, query: AccountQuery
     ) -> tuple[slice | np.ndarray, int]:
-        """List positions of one page, and the total; unfiltered pages need no scan."""
-        index = self.accounts
+        """List positions of one page, and the total; an empty query needs no scan."""
         end = None if limit is None else offset + limit
-        if i_customer is None and bill_status is None:
-            return slice(offset, end), len(index)
-        mask = np.ones(len(index), dtype=bool)
-        if i_customer is not None:
-            mask &= index.columns["owner"] == i_customer
-        if bill_status is not None:
-            code = BILL_STATUSES.index(bill_status) if bill_status in BILL_STATUSES else -1
-            mask &= index.columns["status"] == code
-        positions = np.flatnonzero(mask)
+        if query.is_empty:
+            return slice(offset, end), len(self.accounts)
+        positions = self._selected(query)
         return positions[offset:end], len(positions)
+
+    def _selected(self, query: AccountQuery) -> np.ndarray:
+        """Positions of the accounts a query selects: columns first, then text on the rest."""
+        index = self.accounts
+        mask = np.ones(len(index), dtype=bool)
+        if query.i_customer is not None:
+            mask &= index.columns["owner"] == query.i_customer
+        if query.bill_status is not None:
+            code = (
+                BILL_STATUSES.index(query.bill_status) if query.bill_status in BILL_STATUSES else -1
+            )
+            mask &= index.columns["status"] == code
+        if query.not_closed:
+            mask &= index.columns["status"] != BILL_STATUSES.index("C")
+        positions = np.flatnonzero(mask)
+        for name, like in query.texts:
+            positions = positions[self._text_matches(name, like, index.keys[positions])]
+        return positions
+
+    def _text_matches(self, name: str, like: Like, keys: np.ndarray) -> np.ndarray:
+        """Which accounts' text field matches: derived values, then mutated ones over them."""
+        matches = derived_matches(self._seed, name, like, keys)
+        changed = {k: f[name] for k, f in self._account_fields.items() if name in f}
+        for at in np.flatnonzero(np.isin(keys, list(changed))).tolist():
+            matches[at] = like.matches(changed[int(keys[at])])
+        return matches
+
+    def _owner_names(self, owners: list[int]) -> list[str]:
+        """Each owner's current `name`, JSON-encoded, for the accounts' `customer_name`."""
+        names = self.factory.customer_names(owners)
+        renamed = {k: f["name"] for k, f in self._customer_fields.items() if "name" in f}
+        if not renamed:
+            return names
+        return [
+            json.dumps(renamed[owner], ensure_ascii=False) if owner in renamed else name
+            for owner, name in zip(owners, names, strict=True)
+        ]
 
     def account(self, i_account: int) -> Json | None:
         """The account with this key, or None."""
@@ -103,8 +140,9 @@ class World:
                 return None
             owner = int(self.accounts.columns["owner"][at])
             status = BILL_STATUSES[int(self.accounts.columns["status"][at])]
+            names = self._owner_names([owner])
             overlay = self._overlay(self._account_fields, [i_account])
-        records = self.factory.accounts([i_account], [owner], [status])
+        records = self.factory.accounts([i_account], [owner], [status], names)
         return _apply(records, [i_account], overlay)[0]
 
     def account_by(self, name: str, value: str) -> Json | None:
@@ -113,12 +151,38 @@ class World:
             for key, fields in self._account_fields.items():
                 if fields.get(name) == value:
                     return self.account(key)
-            key = _key_from(name, value)
+            key = account_key(name, value)
             renamed = name in self._account_fields.get(key, {})
         return None if renamed else self.account(key)
 
-    def customer_page(self, offset: int, limit: int | None) -> Page:
-        """One page of customers in list order, and the total."""
+    def aliases(self, i_master_account: int, offset: int, limit: int | None) -> Page:
+        """The aliases of an account (none for an unknown account), paged."""
+        record = self.account(i_master_account)
+        return _window([] if record is None else alias_records(decode(record)), offset, limit)
+
+    def extensions(
+        self, i_customer: int, offset: int, limit: int | None, branches: bool = False
+    ) -> Page:
+        """The PBX extensions of a customer's accounts (then its branches' ones), paged."""
+        owners = [i_customer]
+        if branches:
+            offices = self.customer_page(0, None, CustomerQuery(i_main_customer=i_customer))[0]
+            owners += [decode(office)["i_customer"] for office in offices]
+        accounts = [
+            text
+            for owner in owners
+            for text in self.account_page(0, None, AccountQuery(i_customer=owner))[0]
+        ]
+        found = [extension_record(decode(text)) for text in accounts]
+        return _window([entry for entry in found if entry is not None], offset, limit)
+
+    def customer_page(
+        self, offset: int, limit: int | None, query: CustomerQuery = EVERY_CUSTOMER
+    ) -> Page:
+        """One page of the customers a query selects, in list order, and their total."""
+        if not query.is_empty:
+            every = self.customer_page(0, None)[0]
+            return _window([r for r in every if query.matches(decode(r))], offset, limit)
         with self.lock:
             keys = self.customers.keys[offset : None if limit is None else offset + limit].tolist()
             total = len(self.customers)
@@ -296,12 +360,9 @@ def _apply(records: list[Json], keys: list[int], overlay: dict[int, Record]) -> 
     return [patch(r, overlay[k]) if k in overlay else r for r, k in zip(records, keys, strict=True)]
 
 
-def _key_from(name: str, value: str) -> int:
-    """The key a derived `id` (15550001234) or `login` (acct1234) encodes; -1 when none."""
-    if name == "login":
-        digits = value.removeprefix("acct")
-        return int(digits) if value.startswith("acct") and digits.isdigit() else -1
-    return int(value) - int(account_id(0)) if value.isdigit() else -1
+def _window(items: list[Json], offset: int, limit: int | None) -> Page:
+    """One page of an already selected list, and the list's length."""
+    return items[offset : None if limit is None else offset + limit], len(items)
 
 
 def _status_code(bill_status: Any) -> int:

@@ -43,21 +43,28 @@ def expected_value(field: pa.Field, value: Any) -> Any:
     return str(value)
 
 
-def expected_row(spec: TableSpec, schema: pa.Schema, record: dict[str, Any]) -> dict[str, Any]:
+def compared(schema: pa.Schema, ignore: frozenset[str]) -> list[pa.Field]:
+    """The columns a comparison looks at: all but `_extracted_at` and `ignore`."""
+    return [field for field in schema if field.name not in ignore | {"_extracted_at"}]
+
+
+def expected_row(
+    spec: TableSpec, schema: pa.Schema, record: dict[str, Any], ignore: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """The typed row for `record` in a table of `schema` (no secrets, `_extracted_at` left out)."""
     return {
         field.name: expected_value(field, record.get(field.name))
-        for field in schema
-        if field.name != "_extracted_at"
+        for field in compared(schema, ignore)
     }
 
 
-def actual_row(schema: pa.Schema, row: dict[str, Any]) -> dict[str, Any]:
+def actual_row(
+    schema: pa.Schema, row: dict[str, Any], ignore: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """A table row with JSON text parsed, `_extracted_at` left out."""
     return {
         field.name: json.loads(row[field.name])
         if is_json_field(field) and row[field.name] is not None
         else row[field.name]
-        for field in schema
-        if field.name != "_extracted_at"
+        for field in compared(schema, ignore)
     }

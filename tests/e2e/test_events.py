@@ -19,6 +19,9 @@ from tests.e2e.conftest import materialize
 from tests.e2e.test_extraction import assert_equal_to_truth, wait_for
 
 WEBHOOK = ("espf", "hook-secret")
+# Renaming a customer fires no account event, so accounts keep the `customer_name` they were
+# last read with until the next snapshot (docs/emulator-fidelity.md).
+OWNER_COPIES = frozenset({"customer_name"})
 
 
 @pytest.fixture
@@ -82,7 +85,7 @@ def test_events_bring_tables_to_the_emulators_state(
         assert run_requested(instance, first).success
         assert isinstance(first, dg.SensorResult)
         assert isinstance(tick(instance, events_db, first.cursor), dg.SkipReason)
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts())
+    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES)
     assert_equal_to_truth(CUSTOMERS, data / "customers", emu.truth.customers())
     stored = pq.read_table(data / "events")["i_event"].to_pylist()
     assert sorted(stored) == sorted({e["variables"]["i_event"] for e in emu.events})
@@ -107,7 +110,7 @@ def test_a_failed_run_leaves_events_pending_and_the_next_applies_them_once(
         second = tick(instance, events_db, first.cursor)
         assert run_requested(instance, second).success
     assert first.run_requests[0].run_key != second.run_requests[0].run_key
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts())
+    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES)
     stored = pq.read_table(data / "events")["i_event"].to_pylist()
     assert len(stored) == len(set(stored)) == len(emu.events)
 

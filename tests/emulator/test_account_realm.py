@@ -116,3 +116,12 @@ def test_a_login_must_match_exactly(api: Api, account: dict[str, Any]) -> None:
     padded = account["login"].replace("acct", "acct0")
     params = {"login": padded, "password": account["password"]}
     assert api.fault("Session/login", params) == "Server.Session.auth_failed"
+
+
+def test_own_alias_list_without_an_id(emu: Emulator, api: Api) -> None:
+    """WebTrit's adapter asks an account session for `get_alias_list` with no id at all."""
+    account = next(a for a in emu.truth.accounts() if a["alias_did_number_list"])
+    answer = api.call("Session/login", {"login": account["login"], "password": account["password"]})
+    api.token = answer["access_token"]
+    aliases = api.call("Account/get_alias_list", {})["alias_list"]
+    assert [a["id"] for a in aliases] == [d["did_number"] for d in account["alias_did_number_list"]]
