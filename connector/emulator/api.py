@@ -71,6 +71,7 @@ class Api:
         if handler is None:
             raise Fault(faults.UNKNOWN_METHOD, f"Unknown method {name}")
         self._authorize(credentials)
+        faults.raise_injected(self._config.faulty_ids, name, params)
         return handler(params)
 
     def _authorize(self, credentials: Credentials) -> None:

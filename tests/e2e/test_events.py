@@ -21,13 +21,6 @@ from tests.e2e.test_extraction import assert_equal_to_truth, wait_for
 WEBHOOK = ("espf", "hook-secret")
 
 
-@pytest.fixture
-def events_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "events.sqlite3"
-    monkeypatch.setenv("PORTABILLING_EVENTS_DB", str(path))
-    return path
-
-
 def mutate(emu: Any) -> None:
     """Blocks, balance changes, a closed and a new account, a renamed and a deleted customer."""
     emu.update_account(1003, blocked="Y")

@@ -3,9 +3,11 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from espf_helpers import make_event
 
 from connector.events import CLAIMED, DEAD, DONE, PENDING, DeadLetter, EventStore
+from connector.events.receiver import EventReceiver
 
 
 def test_dead_letter_sets_claimed_events_aside_with_the_error(db_path: str, clock: Any) -> None:
@@ -63,3 +65,10 @@ def test_requeue_dead_can_take_some_events_only(store: EventStore) -> None:
     store.dead_letter([1, 2], "bad")
     assert store.requeue_dead([2, 99]) == 1
     assert [dead.i_event for dead in store.dead_letters()] == [1]
+
+
+def test_health_counts_dead_letters(basic_receiver: EventReceiver, store: EventStore) -> None:
+    store.add_many([make_event(1), make_event(2)])
+    store.dead_letter([2], "bad")
+    response = requests.get(f"{basic_receiver.url}/health", timeout=10)
+    assert response.json()["events"] == {PENDING: 1, CLAIMED: 0, DONE: 0, DEAD: 1}
