@@ -1,7 +1,5 @@
 """`portabilling events dead-letter [--requeue] [--db PATH]`: output and exit codes."""
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,16 +7,7 @@ import pytest
 from espf_helpers import make_event
 
 from connector.events import DEAD, PENDING, EventStore
-
-
-def portabilling(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "connector.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+from tests.test_cli import portabilling
 
 
 @pytest.fixture
@@ -52,9 +41,11 @@ def test_requeue_puts_the_listed_events_back_to_pending(dead_store: str) -> None
         assert (store.counts()[DEAD], store.counts()[PENDING]) == (0, 3)
 
 
-def test_the_store_path_comes_from_the_environment(dead_store: str) -> None:
-    env = {"PATH": "/usr/bin:/bin", "PORTABILLING_EVENTS_DB": dead_store}
-    result = portabilling("events", "dead-letter", env=env)
+def test_the_store_path_comes_from_the_environment(
+    dead_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORTABILLING_EVENTS_DB", dead_store)
+    result = portabilling("events", "dead-letter")
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 3
 
