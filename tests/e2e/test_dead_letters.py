@@ -162,6 +162,20 @@ def test_only_the_faulting_entitys_events_are_dead_lettered_until_requeued(
     assert events_in_table(data) == [1, 2, 3, 4]
 
 
+def test_an_entity_whose_record_cannot_be_converted_is_dead_lettered(
+    emu: Any, data: Path, events_db: Path
+) -> None:
+    emu.update_account(1003, blocked="Y")
+    emu.update_account(1005, balance="a lot")
+    store_events(events_db, account_event(1, 1003), account_event(2, 1005))
+    assert materialize(EVENTS_JOB).success
+    dead = dead_letters(events_db)
+    assert list(dead) == [2] and "accounts row: ConversionError: column 'balance'" in dead[2]
+    others = {int(a["i_account"]) for a in emu.truth.accounts()} - {1005}
+    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts(), keys=others)
+    assert events_in_table(data) == [1]
+
+
 def test_a_fault_for_every_entity_fails_the_run_and_dead_letters_nothing(
     emu: Any, data: Path, events_db: Path
 ) -> None:
