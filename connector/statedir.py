@@ -1,4 +1,4 @@
-"""Private per-user state folders shared by a machine's processes (token cache, request slots)."""
+"""Private per-user folders: the state folder (token cache, request slots) and the folder check."""
 
 import contextlib
 import os
