@@ -146,9 +146,10 @@ class EventStore:
 
     def _upgrade(self) -> bool:
         """Create the schema, or migrate an older store in place; whether a migration ran."""
+        if self._version() >= SCHEMA_VERSION:  # the usual case: no write lock taken
+            return False
         with self._write() as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version >= SCHEMA_VERSION:
+            if self._version() >= SCHEMA_VERSION:  # another process got there first
                 return False
             exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone()
             if exists:
@@ -158,6 +159,10 @@ class EventStore:
                 db.execute(_INDEX)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             return bool(exists)
+
+    def _version(self) -> int:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version
 
     def __repr__(self) -> str:
         return f"EventStore({self.path!r})"
