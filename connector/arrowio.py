@@ -16,6 +16,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connector.secret_names import without_secrets
 from connector.tables import EXTRACTED_AT, MONEY, UTC_TIMESTAMP, TableSpec, is_json_field, json_col
 
 JSON_FALLBACK = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -54,15 +55,6 @@ def canonical_json_column(values: list[Any]) -> list[bytes | None]:
         return [None if v is None else dumps(v, option=sort_keys) for v in values]
     except TypeError:  # orjson.JSONEncodeError is one: fall back value by value
         return [None if v is None else canonical_json_bytes(v) for v in values]
-
-
-def without_secrets(value: Any, is_secret: Callable[[str], bool]) -> Any:
-    """A copy of a nested value with every secret-named key removed, at any depth."""
-    if isinstance(value, dict):
-        return {k: without_secrets(v, is_secret) for k, v in value.items() if not is_secret(k)}
-    if isinstance(value, list):
-        return [without_secrets(v, is_secret) for v in value]
-    return value
 
 
 def table_schema(spec: TableSpec, base_schema: pa.Schema | None = None) -> pa.Schema:

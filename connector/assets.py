@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from connector.events.store import DEAD
 from connector.extract import Extraction, Tuning, extract_snapshot, extract_xdr_day
 from connector.refresh import KIND_OF_TABLE, apply_batch
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
@@ -24,6 +25,7 @@ GROUP = "portabilling"
 POOL = "portabilling"
 KEYS_CHECK = "keys_unique_and_not_null"
 TOTAL_CHECK = "row_count_matches_api_total"
+DEAD_LETTERS_CHECK = "no_dead_lettered_events"
 
 
 def asset_key(table: str) -> dg.AssetKey:
@@ -116,7 +118,8 @@ def xdrs_asset(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsDefinit
     pool=POOL,
     description=(
         "Provisioning events received by the webhook. Materializing it applies every pending "
-        "event: the named accounts and customers are re-read and updated in place."
+        "event: the named accounts and customers are re-read and updated in place. An event "
+        "that cannot be applied is dead-lettered (`portabilling events dead-letter`)."
     ),
 )
 def events(
@@ -135,6 +138,8 @@ def events(
             store.release(context.run.run_id)
             raise
         store.complete(context.run.run_id)
+        dead_total = store.counts()[DEAD]
+    _log_dead_letters(context, applied.dead)
     for name, change in applied.tables.items():
         if name != EVENTS.name:
             context.log_event(
@@ -150,14 +155,43 @@ def events(
             "dagster/row_count": change.rows,
             "dagster/uri": tables.table_uri(EVENTS.name),
             "events_applied": applied.events,
+            "events_dead_lettered": len(applied.dead),
+            "dead_lettered_total": dead_total,
             "entities_reread": len(batch.entities),
             "duration_s": round(applied.seconds, 3),
         }
     )
 
 
+@dg.asset_check(
+    asset=events,
+    name=DEAD_LETTERS_CHECK,
+    description=(
+        "Warns while dead-lettered events wait in the event store: list and requeue them with "
+        "`portabilling events dead-letter [--requeue]`."
+    ),
+)
+def dead_letters_check(events_store: EventStoreResource) -> dg.AssetCheckResult:
+    with events_store.get_store() as store:
+        dead = store.counts()[DEAD]
+    return dg.AssetCheckResult(
+        passed=dead == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"dead_lettered": dead},
+    )
+
+
 customers = snapshot_asset(CUSTOMERS, "All PortaBilling customers, a full snapshot.")
 accounts = snapshot_asset(ACCOUNTS, "All PortaBilling accounts, a full drift-repaired snapshot.")
+
+
+def _log_dead_letters(context: dg.AssetExecutionContext, dead: dict[int, str]) -> None:
+    """A warning naming the first few events set aside and why (errors hold no secrets)."""
+    if dead:
+        shown = "; ".join(f"{i_event}: {why}" for i_event, why in list(dead.items())[:5])
+        context.log.warning(
+            f"{len(dead)} events dead-lettered (portabilling events dead-letter): {shown}"
+        )
 
 
 def _change_metadata(change: UpsertResult) -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""The `portabilling` command: demo, emulator and webhook sub-commands."""
+"""The `portabilling` command: demo, emulator, webhook and events sub-commands."""
 
 import argparse
 import gc
@@ -30,6 +30,10 @@ COMMANDS = {
     "webhook": (
         "Run the ESPF provisioning-event receiver (POST /events) until stopped.",
         "connector.events.command",
+    ),
+    "events": (
+        "Inspect the event store: `events dead-letter [--requeue]` lists or retries dead letters.",
+        "connector.events.deadletter",
     ),
 }
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from connector.assets import accounts, customers, events, xdrs_asset
+from connector.assets import accounts, customers, dead_letters_check, events, xdrs_asset
 from connector.errors import ConfigurationError
 from connector.events.store import DEFAULT_EVENTS_DB
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
@@ -63,6 +63,7 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
     return dg.Definitions(
         executor=executor(environ),
         assets=[customers, accounts, xdrs, events],
+        asset_checks=[dead_letters_check],
         jobs=[snapshot_job, xdrs_job, events_job],
         sensors=[
             events_sensor(

@@ -6,7 +6,7 @@ one the API no longer has leaves the table. No Dagster here.
 """
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,9 +14,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from connector.arrowio import RecordConverter
+from connector.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
 from connector.client import PortaBillingClient
-from connector.events.store import EventStore, PendingBatch
+from connector.errors import FaultError, redact
+from connector.events.store import EntityRef, EventStore, PendingBatch
 from connector.events.types import EntityKind, StoredEvent
 from connector.storage import TableStore, UpsertResult
 from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, TableSpec, event_record
@@ -26,41 +27,54 @@ SPEC_OF_KIND: dict[EntityKind, TableSpec] = {
     EntityKind.CUSTOMER: CUSTOMERS,
 }
 KIND_OF_TABLE: dict[str, EntityKind] = {spec.name: kind for kind, spec in SPEC_OF_KIND.items()}
+# A value of one record or event row that the table's types cannot hold.
+CONVERSION_ERRORS = (ConversionError, *ARROW_ERRORS)
 
 
 @dataclass
 class Reread:
-    """Current records of some entities, and the ids the API no longer has."""
+    """Current records of some entities by id, the ids the API no longer has, and its faults."""
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: dict[int, dict[str, Any]] = field(default_factory=dict)
     missing: list[int] = field(default_factory=list)
+    faults: dict[int, FaultError] = field(default_factory=dict)
 
 
 @dataclass
 class Applied:
-    """What one batch of events changed."""
+    """What one batch of events changed, and which events it set aside as dead (with why)."""
 
     events: int
     tables: dict[str, UpsertResult]
     seconds: float
+    dead: dict[int, str] = field(default_factory=dict)
 
 
 def reread(
     client: PortaBillingClient, spec: TableSpec, ids: Sequence[int], concurrency: int
 ) -> Reread:
-    """Fetch each entity's current record with its `*_info` method, `concurrency` at a time."""
+    """Fetch each entity's current record with its `*_info` method, `concurrency` at a time.
+
+    A fault the server answers for one entity is kept in `faults`; any other error (transport,
+    session, credentials) is raised.
+    """
     if spec.service is None or spec.info_method is None or spec.info_key is None:
         raise ValueError(f"table {spec.name} has no info method to re-read entities with")
     service, method, info_key = spec.service, spec.info_method, spec.info_key
 
-    def fetch(i: int) -> dict[str, Any] | None:
-        return client.call(service, method, {spec.key: i}).get(info_key)
+    def fetch(i: int) -> dict[str, Any] | FaultError | None:
+        try:
+            return client.call(service, method, {spec.key: i}).get(info_key)
+        except FaultError as fault:
+            return fault
 
     result = Reread()
     with ThreadPoolExecutor(max(1, concurrency)) as pool:
         for i, record in zip(ids, pool.map(fetch, ids), strict=True):
-            if record:
-                result.records.append(record)
+            if isinstance(record, FaultError):
+                result.faults[i] = record
+            elif record:
+                result.records[i] = record
             else:
                 result.missing.append(i)
     return result
@@ -74,28 +88,108 @@ def apply_batch(
     concurrency: int,
     clock: Callable[[], float] = time.monotonic,
 ) -> Applied:
-    """Re-read the batch's entities, upsert their tables, append the events: all published."""
+    """Re-read the batch's entities, upsert their tables, append the events: all published.
+
+    Quarantine, never block: the events of an entity the server faults on, or whose record
+    cannot be converted, and an event whose own row cannot be, are dead-lettered with the error;
+    the rest is applied. A batch whose every re-read faulted (two or more) fails instead: that
+    fault is the server's, not the entities'.
+    """
     started = clock()
     extracted_at = datetime.now(UTC)
-    changed: dict[str, UpsertResult] = {}
-    for kind, spec in SPEC_OF_KIND.items():
-        ids = batch.ids(kind)
-        if ids:
-            current = reread(client, spec, ids, concurrency)
-            rows = _rows(spec, tables, current.records, extracted_at)
-            changed[spec.name] = tables.upsert(spec, rows, delete_keys=current.missing)
+    changed, failed = _apply_entities(client, tables, batch, concurrency, extracted_at)
     stored = events.events(batch.i_events)
-    changed[EVENTS.name] = tables.upsert(EVENTS, _event_rows(tables, stored, extracted_at))
-    return Applied(events=len(stored), tables=changed, seconds=clock() - started)
+    dead = {e.i_event: failed[ref] for e in stored if (ref := _entity(e)) and ref in failed}
+    records = {e.i_event: _event_record(e) for e in stored if e.i_event not in dead}
+    rows, unconvertible = _convert(EVENTS, tables, records, extracted_at)
+    changed[EVENTS.name] = tables.upsert(EVENTS, rows)
+    dead.update(unconvertible)
+    _dead_letter(events, dead)
+    return Applied(len(stored) - len(dead), changed, clock() - started, dead)
+
+
+def _apply_entities(
+    client: PortaBillingClient,
+    tables: TableStore,
+    batch: PendingBatch,
+    concurrency: int,
+    extracted_at: datetime,
+) -> tuple[dict[str, UpsertResult], dict[EntityRef, str]]:
+    """Re-read and upsert each kind's entities: the tables changed, and why each failure failed."""
+    rereads = {
+        kind: reread(client, SPEC_OF_KIND[kind], batch.ids(kind), concurrency)
+        for kind in SPEC_OF_KIND
+        if batch.ids(kind)
+    }
+    _raise_if_every_reread_faulted(rereads, len(batch.entities))
+    changed: dict[str, UpsertResult] = {}
+    failed: dict[EntityRef, str] = {}
+    for kind, current in rereads.items():
+        spec = SPEC_OF_KIND[kind]
+        rows, unconvertible = _convert(spec, tables, current.records, extracted_at)
+        changed[spec.name] = tables.upsert(spec, rows, delete_keys=current.missing)
+        faults = {i: _reason("re-read", fault) for i, fault in current.faults.items()}
+        failed.update({EntityRef(kind, i): why for i, why in (faults | unconvertible).items()})
+    return changed, failed
+
+
+def _raise_if_every_reread_faulted(rereads: Mapping[EntityKind, Reread], entities: int) -> None:
+    faults = [fault for current in rereads.values() for fault in current.faults.values()]
+    if entities > 1 and len(faults) == entities:
+        raise faults[0]
+
+
+def _convert(
+    spec: TableSpec,
+    tables: TableStore,
+    records: Mapping[int, dict[str, Any]],
+    extracted_at: datetime,
+) -> tuple[pa.Table, dict[int, str]]:
+    """The records as typed rows, and the error of each record that cannot be converted.
+
+    The whole page converts at once; only when it fails is each record tried alone.
+    """
+    base = tables.schema(spec.name)
+    try:
+        return _rows(spec, base, list(records.values()), extracted_at), {}
+    except CONVERSION_ERRORS:
+        pass
+    failed: dict[int, str] = {}
+    for key, record in records.items():
+        try:
+            _rows(spec, base, [record], extracted_at)
+        except CONVERSION_ERRORS as exc:
+            failed[key] = _reason(f"{spec.name} row", exc)
+    good = [record for key, record in records.items() if key not in failed]
+    return _rows(spec, base, good, extracted_at), failed
 
 
 def _rows(
-    spec: TableSpec, tables: TableStore, records: list[dict[str, Any]], extracted_at: datetime
+    spec: TableSpec, base: pa.Schema | None, records: list[dict[str, Any]], extracted_at: datetime
 ) -> pa.Table:
-    converter = RecordConverter(spec, base_schema=tables.schema(spec.name))
+    converter = RecordConverter(spec, base_schema=base)
     return pa.Table.from_batches([converter.to_batch(records, extracted_at)])
 
 
-def _event_rows(tables: TableStore, stored: list[StoredEvent], extracted_at: datetime) -> pa.Table:
-    records = [event_record(e.event_type, e.variables, e.received_at) for e in stored]
-    return _rows(EVENTS, tables, records, extracted_at)
+def _event_record(event: StoredEvent) -> dict[str, Any]:
+    return event_record(event.event_type, event.variables, event.received_at)
+
+
+def _entity(event: StoredEvent) -> EntityRef | None:
+    if event.entity_kind is None or event.entity_id is None:
+        return None
+    return EntityRef(event.entity_kind, event.entity_id)
+
+
+def _reason(what: str, exc: Exception) -> str:
+    """A short, redacted, one-line account of why: stored with the dead-lettered events."""
+    return redact(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _dead_letter(events: EventStore, dead: Mapping[int, str]) -> None:
+    """Set the events aside, one store call per distinct error."""
+    by_reason: dict[str, list[int]] = {}
+    for i_event, reason in dead.items():
+        by_reason.setdefault(reason, []).append(i_event)
+    for reason, i_events in by_reason.items():
+        events.dead_letter(i_events, reason)

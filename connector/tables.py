@@ -25,10 +25,10 @@ from typing import Any
 
 import pyarrow as pa
 
+from connector.secret_names import COMMON_SECRETS, looks_secret, secret_markers
+
 EXTRACTED_AT = "_extracted_at"
 JSON_METADATA = {b"portabilling.encoding": b"json"}
-SECRET_WORDS = ("password", "token", "secret")
-COMMON_SECRETS = frozenset({"password", "h323_password", "api_token", "session_id"})
 
 MONEY = pa.decimal128(24, 5)
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -79,17 +79,6 @@ def extracted_at_col() -> pa.Field:
     return pa.field(EXTRACTED_AT, UTC_TIMESTAMP)
 
 
-def looks_secret_by_word(name: str) -> bool:
-    """Whether a field name contains a credential word (password, token, secret)."""
-    lowered = name.lower()
-    return any(word in lowered for word in SECRET_WORDS)
-
-
-def looks_secret(name: str) -> bool:
-    """Whether a field name suggests a credential, whatever table it is in."""
-    return name.lower() in COMMON_SECRETS or looks_secret_by_word(name)
-
-
 @dataclass(frozen=True)
 class TableSpec:
     """One extracted table: where its rows come from and the typed columns they land in."""
@@ -118,8 +107,7 @@ class TableSpec:
     @property
     def secret_markers(self) -> tuple[str, ...]:
         """Lower-case texts that every secret field name contains (to skip clean values fast)."""
-        named = {name.lower() for name in self.secret_fields if not looks_secret_by_word(name)}
-        return (*SECRET_WORDS, *sorted(named))
+        return secret_markers(self.secret_fields)
 
 
 def schema_of(*fields: pa.Field) -> pa.Schema:

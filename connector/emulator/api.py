@@ -10,10 +10,10 @@ from typing import Any
 from connector.emulator import faults
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.faults import Fault, invalid_date, invalid_param
-from connector.emulator.realms import Principal, scoped
-from connector.emulator.releases import ENV_INFO
 from connector.emulator.filters import AccountQuery, CustomerQuery, Like
 from connector.emulator.numbers import with_alias_lists
+from connector.emulator.realms import Principal, scoped
+from connector.emulator.releases import ENV_INFO
 from connector.emulator.sessions import SessionTable
 from connector.emulator.world import Page, World
 
@@ -86,7 +86,9 @@ class Api:
         handler = self._handlers.get(name)
         if handler is None:
             raise Fault(faults.UNKNOWN_METHOD, f"Unknown method {name}")
-        return handler(scoped(self._authorize(credentials), name, params))
+        params = scoped(self._authorize(credentials), name, params)
+        faults.raise_injected(self._config.faulty_ids, name, params)
+        return handler(params)
 
     def _authorize(self, credentials: Credentials) -> Principal:
         """Accept a live session (maybe killed now, per `session_kill_rate`) or a per-call login."""

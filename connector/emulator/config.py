@@ -1,6 +1,6 @@
 """The emulator's knobs: data shape, credentials, faults and latency."""
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 
 from connector.emulator.releases import DEFAULT_RELEASE, RELEASES, Release
@@ -25,6 +25,8 @@ class EmulatorConfig:
     rate_limit_rps: float | None = None
     retry_after_s: int = 1
     session_kill_rate: float = 0.0
+    # "Service/method" -> ids whose calls answer a fault, e.g. {"Account/get_account_info": {7}}
+    faulty_ids: dict[str, set[int]] = field(default_factory=dict)
     total_as_string: bool = False
     churn_per_page: int = 0
     release: str = DEFAULT_RELEASE

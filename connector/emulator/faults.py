@@ -14,7 +14,12 @@ Codes used (see shared/portabilling-api.md):
 - `Client.request.malformed`: the body cannot be decoded (bad JSON, wrong content type, ...).
 - `Client.<method>.invalid_date`: a `from_date` / `to_date` not in `YYYY-MM-DD HH:MM:SS`.
 - `Client.<method>.invalid_param`: a missing or ill-typed parameter.
+- `Server.internal_error`: injected for the ids of `EmulatorConfig.faulty_ids` (a record the
+  server cannot read, say).
 """
+
+from collections.abc import Collection, Mapping
+from typing import Any
 
 AUTH_FAILED = "Server.Session.auth_failed"
 BRUTE_FORCE = "Server.Session.cannot_login_brute_force_activity"
@@ -26,6 +31,7 @@ LOGOUT_BAD_TOKEN = "Client.Session.logout.failed_to_process_access_token"
 ACCESS_DENIED = "Client.check_auth.access_denied"
 UNKNOWN_METHOD = "Server.unknown_method"
 MALFORMED = "Client.request.malformed"
+INTERNAL = "Server.internal_error"
 
 
 class Fault(Exception):
@@ -45,3 +51,12 @@ def invalid_date(method: str, name: str) -> Fault:
 def invalid_param(method: str, message: str) -> Fault:
     """The fault for a missing or ill-typed parameter."""
     return Fault(f"Client.{method}.invalid_param", message)
+
+
+def raise_injected(
+    faulty_ids: Mapping[str, Collection[int]], name: str, params: Mapping[str, Any]
+) -> None:
+    """Fault a call to `name` whose parameters name one of the ids configured to fault there."""
+    ids = faulty_ids.get(name)
+    if ids and any(type(value) is int and value in ids for value in params.values()):
+        raise Fault(INTERNAL, f"{name} cannot be answered for this entity")

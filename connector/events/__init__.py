@@ -15,8 +15,10 @@ from connector.events.auth import (
 )
 from connector.events.store import (
     CLAIMED,
+    DEAD,
     DONE,
     PENDING,
+    DeadLetter,
     EntityRef,
     EventStore,
     EventStoreError,
@@ -28,11 +30,13 @@ from connector.events.types import EntityKind, Event, InvalidEvent, StoredEvent,
 
 __all__ = [
     "CLAIMED",
+    "DEAD",
     "DONE",
     "PENDING",
     "Authenticator",
     "BasicAuth",
     "CustomAuth",
+    "DeadLetter",
     "EntityKind",
     "EntityRef",
     "Event",

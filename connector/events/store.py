@@ -1,4 +1,8 @@
-"""The durable event store: one SQLite file in WAL mode shared by the receiver, sensor and runs."""
+"""The durable event store: one SQLite file in WAL mode shared by the receiver, sensor and runs.
+
+The file is private (0600, its WAL and shared-memory files too, in a folder others cannot write)
+and holds no credentials: secret-named variables are dropped before an event is written.
+"""
 
 import json
 import os
@@ -6,19 +10,24 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from connector.events.types import EntityKind, Event, StoredEvent
+from connector.secret_names import secret_markers, without_secrets
+from connector.statedir import check_folder
 
 DEFAULT_EVENTS_DB = "./data/_events.sqlite3"
-PENDING, CLAIMED, DONE = "pending", "claimed", "done"
+PENDING, CLAIMED, DONE, DEAD = "pending", "claimed", "done", "dead"
+STATES = (PENDING, CLAIMED, DONE, DEAD)
+MAX_ERROR_CHARS = 300
+# 1: the `dead` state with `error` and `dead_at`; no secret-named variables in stored rows.
+SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
+_TABLE = """
+CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
     i_event INTEGER NOT NULL UNIQUE,
     event_type TEXT NOT NULL,
@@ -26,15 +35,22 @@ CREATE TABLE IF NOT EXISTS events (
     entity_kind TEXT,
     entity_id INTEGER,
     received_at REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done')),
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'claimed', 'done', 'dead')),
     run_id TEXT,
     claimed_at REAL,
-    done_at REAL
-);
--- One index, on state alone: its entries follow seq (the rowid) within a state, so the backlog
--- reads oldest-first with no sort, and each row update touches just this one index.
-CREATE INDEX IF NOT EXISTS events_by_state ON events (state);
+    done_at REAL,
+    error TEXT,
+    dead_at REAL
+)
 """
+# One index, on state alone: its entries follow seq (the rowid) within a state, so the backlog
+# reads oldest-first with no sort, and each row update touches just this one index.
+_INDEX = "CREATE INDEX events_by_state ON events (state)"
+_V0_COLUMNS = (
+    "seq, i_event, event_type, variables, entity_kind, entity_id, received_at, state, run_id,"
+    " claimed_at, done_at"
+)
 
 _INSERT = """
 INSERT INTO events (i_event, event_type, variables, entity_kind, entity_id, received_at)
@@ -79,6 +95,15 @@ class PendingBatch:
         return tuple(ref.id for ref in self.entities if ref.kind == kind)
 
 
+class DeadLetter(NamedTuple):
+    """An event set aside because applying it failed: what it was, why and when."""
+
+    i_event: int
+    event_type: str
+    error: str
+    dead_at: datetime
+
+
 @dataclass(frozen=True)
 class PendingSummary:
     """The size of the backlog, without reading it."""
@@ -88,7 +113,10 @@ class PendingSummary:
 
 
 class EventStore:
-    """Events and their state (pending → claimed by a run → done), durable on every commit.
+    """Events and their state, durable on every commit.
+
+    pending → claimed by a run → done; or → dead (with the error) when applying one fails for
+    that event alone, until `requeue_dead` puts it back to pending.
 
     Thread-safe within a process (one connection behind a lock); safe across processes through
     SQLite's WAL locking. Every write is one short `BEGIN IMMEDIATE` transaction.
@@ -97,7 +125,7 @@ class EventStore:
     def __init__(
         self, path: str, *, busy_timeout_s: float = 30.0, clock: Callable[[], float] = time.time
     ) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()
@@ -110,8 +138,31 @@ class EventStore:
             raise EventStoreError(f"the event store {path} cannot use WAL mode (got {mode!r})")
         # FULL: the WAL is fsynced at every commit, so an acknowledged event survives power loss.
         self._db.execute("PRAGMA synchronous=FULL")
-        with self._lock:
-            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+        # Deleted and rewritten rows are zeroed on disk, not left readable in free space.
+        self._db.execute("PRAGMA secure_delete=ON")
+        if self._upgrade():
+            # The WAL of an older store may still hold rows with secrets: fold it in and empty it.
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def _upgrade(self) -> bool:
+        """Create the schema, or migrate an older store in place; whether a migration ran."""
+        if self._version() >= SCHEMA_VERSION:  # the usual case: no write lock taken
+            return False
+        with self._write() as db:
+            if self._version() >= SCHEMA_VERSION:  # another process got there first
+                return False
+            exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone()
+            if exists:
+                _migrate_v0(db)
+            else:
+                db.execute(_TABLE)
+                db.execute(_INDEX)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return bool(exists)
+
+    def _version(self) -> int:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version
 
     def __repr__(self) -> str:
         return f"EventStore({self.path!r})"
@@ -260,7 +311,39 @@ class EventStore:
         sql = "SELECT state, count(*) FROM events GROUP BY state"
         with self._read() as db:
             found = dict(db.execute(sql).fetchall())
-        return {state: found.get(state, 0) for state in (PENDING, CLAIMED, DONE)}
+        return {state: found.get(state, 0) for state in STATES}
+
+    def dead_letter(self, i_events: Sequence[int], error: str) -> int:
+        """Set pending or claimed `i_events` aside as dead, with the reason; the number moved.
+
+        `error` must be short and free of secrets: it is stored and shown as it is (cut to
+        `MAX_ERROR_CHARS`, on one line).
+        """
+        sql = (
+            "UPDATE events SET state = ?, error = ?, dead_at = ?, run_id = NULL,"
+            f" claimed_at = NULL WHERE state IN (?, ?) AND i_event IN {_IDS}"
+        )
+        reason = " ".join(error.split())[:MAX_ERROR_CHARS]
+        with self._write() as db:
+            params = (DEAD, reason, self._clock(), PENDING, CLAIMED, json.dumps(list(i_events)))
+            return db.execute(sql, params).rowcount
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The dead-lettered events with their error, oldest arrival first."""
+        sql = "SELECT i_event, event_type, error, dead_at FROM events WHERE state = ? ORDER BY seq"
+        with self._read() as db:
+            rows = db.execute(sql, (DEAD,)).fetchall()
+        return [_dead_letter(row) for row in rows]
+
+    def requeue_dead(self, i_events: Sequence[int] | None = None) -> int:
+        """Dead-lettered events (all, or those among `i_events`) back to pending; the number."""
+        sql = "UPDATE events SET state = ?, error = NULL, dead_at = NULL WHERE state = ?"
+        params: tuple[object, ...] = (PENDING, DEAD)
+        if i_events is not None:
+            sql += f" AND i_event IN {_IDS}"
+            params += (json.dumps(list(i_events)),)
+        with self._write() as db:
+            return db.execute(sql, params).rowcount
 
 
 def _sql_limit(limit: int | None) -> int:
@@ -279,11 +362,61 @@ def _batch(rows: list[tuple[int, str | None, int | None]]) -> PendingBatch:
     )
 
 
+def _create_private(path: str) -> None:
+    """Create the store file 0600 (its folder 0700 if absent); tighten an existing one.
+
+    Refuses a folder other users can write: they could replace the file. SQLite gives the WAL
+    and shared-memory files the database file's mode.
+    """
+    if path == ":memory:":
+        raise EventStoreError("the event store must be a file: it is shared through WAL mode")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700)
+    check_folder(os.path.realpath(folder), what="event store folder", refused_bits=0o022)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for name in (path, f"{path}-wal", f"{path}-shm"):
+        with suppress(FileNotFoundError):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+
+
+def _migrate_v0(db: sqlite3.Connection) -> None:
+    """Rebuild a first-version table (its CHECK lists the states) and scrub stored secrets."""
+    db.execute("ALTER TABLE events RENAME TO events_v0")
+    db.execute(_TABLE)
+    db.execute(f"INSERT INTO events ({_V0_COLUMNS}) SELECT {_V0_COLUMNS} FROM events_v0")
+    db.execute("DROP TABLE events_v0")
+    db.execute(_INDEX)
+    _scrub_secrets(db)
+
+
+def _scrub_secrets(db: sqlite3.Connection) -> None:
+    """Drop secret-named variables from stored rows (SQL picks the rows that could hold one)."""
+    markers = secret_markers()
+    where = " OR ".join("variables LIKE ?" for _ in markers)
+    sql = f"SELECT seq, variables FROM events WHERE {where}"
+    for seq, text in db.execute(sql, [f"%{marker}%" for marker in markers]).fetchall():
+        cleaned = _json(json.loads(text))
+        if cleaned != text:
+            db.execute("UPDATE events SET variables = ? WHERE seq = ?", (cleaned, seq))
+
+
+def _json(variables: dict[str, Any]) -> str:
+    """Stored variables: compact JSON with secret-named keys dropped at any depth."""
+    return json.dumps(without_secrets(variables), separators=(",", ":"))
+
+
+def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
+    i_event, event_type, error, dead_at = row
+    return DeadLetter(i_event, event_type, error, datetime.fromtimestamp(dead_at, UTC))
+
+
 def _insert_row(event: Event) -> tuple[object, ...]:
     return (
         event.i_event,
         event.event_type,
-        json.dumps(event.variables, separators=(",", ":")),
+        _json(event.variables),
         event.entity_kind.value if event.entity_kind else None,
         event.entity_id,
         event.received_at.timestamp(),

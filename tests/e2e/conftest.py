@@ -48,6 +48,14 @@ def point_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[Emula
     return point
 
 
+@pytest.fixture
+def events_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """`PORTABILLING_EVENTS_DB` set to a fresh store path."""
+    path = tmp_path / "events.sqlite3"
+    monkeypatch.setenv("PORTABILLING_EVENTS_DB", str(path))
+    return path
+
+
 def materialize(
     job: str, partition: str | None = None, *, raise_on_error: bool = True
 ) -> dg.ExecuteInProcessResult:

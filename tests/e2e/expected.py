@@ -10,6 +10,9 @@ import pyarrow as pa
 from connector.tables import TableSpec, is_json_field
 
 SECRET_WORDS = ("password", "token", "secret")
+# Renaming a customer fires no account event, so after event updates accounts keep the
+# `customer_name` they were last read with until the next snapshot (README, events).
+OWNER_COPIES = frozenset({"customer_name"})
 
 
 def is_secret(name: str) -> bool:

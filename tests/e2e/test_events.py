@@ -16,19 +16,10 @@ from connector.resources import EventStoreResource
 from connector.sensors import SENSOR_NAME
 from connector.tables import ACCOUNTS, CUSTOMERS
 from tests.e2e.conftest import materialize
+from tests.e2e.expected import OWNER_COPIES
 from tests.e2e.test_extraction import assert_equal_to_truth, wait_for
 
 WEBHOOK = ("espf", "hook-secret")
-# Renaming a customer fires no account event, so accounts keep the `customer_name` they were
-# last read with until the next snapshot (docs/emulator-fidelity.md).
-OWNER_COPIES = frozenset({"customer_name"})
-
-
-@pytest.fixture
-def events_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "events.sqlite3"
-    monkeypatch.setenv("PORTABILLING_EVENTS_DB", str(path))
-    return path
 
 
 def mutate(emu: Any) -> None:

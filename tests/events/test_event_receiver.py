@@ -166,7 +166,10 @@ def test_health_reports_event_counts(basic_receiver: EventReceiver) -> None:
     post(basic_receiver.url, delivery(1), basic_header())
     response = requests.get(f"{basic_receiver.url}/health", timeout=10)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "events": {"pending": 1, "claimed": 0, "done": 0}}
+    assert response.json() == {
+        "status": "ok",
+        "events": {"pending": 1, "claimed": 0, "done": 0, "dead": 0},
+    }
 
 
 def test_unknown_path_gets_404(basic_receiver: EventReceiver, store: EventStore) -> None:

@@ -13,6 +13,7 @@ from espf_helpers import make_event
 
 from connector.events import (
     CLAIMED,
+    DEAD,
     DONE,
     PENDING,
     EntityKind,
@@ -27,7 +28,7 @@ from connector.events import (
 def test_add_stores_once_per_i_event(store: EventStore) -> None:
     assert store.add(make_event(1)) is True
     assert store.add(make_event(1)) is False
-    assert store.counts() == {PENDING: 1, CLAIMED: 0, DONE: 0}
+    assert store.counts() == {PENDING: 1, CLAIMED: 0, DONE: 0, DEAD: 0}
 
 
 def test_add_many_flags_duplicates_within_one_batch(store: EventStore) -> None:
@@ -83,7 +84,7 @@ def test_complete_marks_the_runs_events_done(store: EventStore) -> None:
     store.add_many([make_event(1), make_event(2)])
     store.claim([1, 2], "run-a")
     assert store.complete("run-a") == 2
-    assert store.counts() == {PENDING: 0, CLAIMED: 0, DONE: 2}
+    assert store.counts() == {PENDING: 0, CLAIMED: 0, DONE: 2, DEAD: 0}
     assert store.complete("run-a") == 0
 
 
@@ -126,7 +127,7 @@ def test_requeue_done_since_returns_events_applied_after_a_moment(db_path: str, 
         store.complete("run-late")
         assert store.requeue_done_since(snapshot_started, EntityKind.ACCOUNT) == 1
         assert store.pending_entities().i_events == (2,)
-        assert store.counts() == {PENDING: 1, CLAIMED: 0, DONE: 2}
+        assert store.counts() == {PENDING: 1, CLAIMED: 0, DONE: 2, DEAD: 0}
 
 
 def test_events_returns_stored_fields(store: EventStore) -> None:
@@ -175,7 +176,7 @@ def test_two_processes_share_the_store(store: EventStore, db_path: str) -> None:
         store.claim(batch.i_events, f"run-{runs}")
         store.complete(f"run-{runs}")
     assert writer.returncode == 0
-    assert store.counts() == {PENDING: 0, CLAIMED: 0, DONE: total}
+    assert store.counts() == {PENDING: 0, CLAIMED: 0, DONE: total, DEAD: 0}
 
 
 _SEED_BACKLOG = """
