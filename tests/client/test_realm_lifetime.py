@@ -1,0 +1,158 @@
+"""Realm logins and the token lifetime the server reports, over loopback HTTP."""
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+
+from connector import PortaBillingClient
+from connector.resources import PortaBillingResource
+
+from .conftest import PASSWORD, session_reply
+from .scripted import Reply, ScriptedServer, fault
+
+OK = Reply(200, {"account_info": {"i_account": 1}})
+CALL = ("Account", "get_account_info", {"i_account": 1})
+LIFETIME = "Session/get_access_token_lifetime"
+Factory = Callable[..., PortaBillingClient]
+Signer = Callable[..., str]
+
+
+@pytest.fixture(autouse=True)
+def answers(server: ScriptedServer) -> None:
+    server.script("Account/get_account_info", OK)
+
+
+def _lifetime(seconds: Any) -> Reply:
+    return Reply(200, {"access_token_lifetime": seconds})
+
+
+def _refreshes(server: ScriptedServer) -> int:
+    return server.count("Session/refresh_access_token")
+
+
+def test_a_realm_logs_in_through_login_to_realm(
+    server: ScriptedServer, make_client: Factory
+) -> None:
+    server.script("Session/login_to_realm", session_reply("at-1"))
+    make_client(realm="account").call(*CALL)
+    sent = [json.loads(r.body)["params"] for r in server.received if "login" in r.path]
+    assert sent == [{"login": "api", "password": PASSWORD, "realm": "account"}]
+    assert server.received[-1].headers["Authorization"] == "Bearer at-1"
+
+
+def test_the_resource_passes_its_realm(server: ScriptedServer) -> None:
+    server.script("Session/login_to_realm", session_reply("at-1"))
+    resource = PortaBillingResource(
+        url=server.url, login="api", password=PASSWORD, realm="customer", share_session=False
+    )
+    with resource.get_client() as client:
+        client.call(*CALL)
+    assert server.count("Session/login_to_realm") == 1
+    assert server.count("Session/login") == 0
+
+
+def test_the_lifetime_is_asked_once_with_the_new_token(
+    server: ScriptedServer, make_client: Factory
+) -> None:
+    server.script("Session/login", session_reply("at-1"), session_reply("at-2"))
+    server.script(LIFETIME, _lifetime(900))
+    server.script(
+        "Account/get_account_info", OK, fault("Server.Session.check_auth.auth_failed"), OK
+    )
+    client = make_client()
+    for _ in range(2):
+        client.call(*CALL)
+    asked = [r for r in server.received if r.path == f"/rest/{LIFETIME}"]
+    assert [r.headers["Authorization"] for r in asked] == ["Bearer at-1"]
+    assert json.loads(asked[0].body) == {"params": {}}
+    assert server.count("Session/login") == 2
+
+
+def test_the_margin_is_at_most_a_third_of_the_lifetime(
+    server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
+) -> None:
+    server.script("Session/login", session_reply(sign(clock() + 900)))
+    server.script("Session/refresh_access_token", session_reply(sign(clock() + 1800), "rt-2"))
+    server.script(LIFETIME, _lifetime(900))
+    client = make_client(refresh_margin=600.0)
+    client.call(*CALL)
+    clock.advance(599)
+    client.call(*CALL)
+    assert _refreshes(server) == 0
+    clock.advance(2)
+    client.call(*CALL)
+    assert _refreshes(server) == 1
+
+
+def test_a_short_lifetime_is_not_refreshed_on_every_call(
+    server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
+) -> None:
+    server.script("Session/login", session_reply(sign(clock() + 60)))
+    server.script("Session/refresh_access_token", session_reply(sign(clock() + 120), "rt-2"))
+    server.script(LIFETIME, _lifetime(60))
+    client = make_client(refresh_margin=300.0)
+    for _ in range(3):
+        clock.advance(13)  # 39 s: the old rule refreshed from half the life (30 s) on
+        client.call(*CALL)
+    assert _refreshes(server) == 0
+    clock.advance(2)
+    client.call(*CALL)
+    assert _refreshes(server) == 1
+
+
+def test_the_lifetime_times_a_token_without_an_expiry(
+    server: ScriptedServer, make_client: Factory, clock: Any
+) -> None:
+    server.script("Session/login", session_reply("opaque-1"))
+    server.script("Session/refresh_access_token", session_reply("opaque-2", "rt-2"))
+    server.script(LIFETIME, _lifetime(60))
+    client = make_client(refresh_margin=300.0)
+    client.call(*CALL)
+    clock.advance(39)
+    client.call(*CALL)
+    assert _refreshes(server) == 0
+    clock.advance(2)
+    client.call(*CALL)
+    assert _refreshes(server) == 1
+    assert server.received[-1].headers["Authorization"] == "Bearer opaque-2"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        fault("Server.Session.unknown_method", "no such method"),
+        fault("Client.Session.get_access_token_lifetime.forbidden"),
+        Reply(503, b"busy"),
+        _lifetime("soon"),
+        _lifetime(float("inf")),
+        _lifetime(-5),
+        Reply(200, {}),
+    ],
+    ids=["unknown", "client-fault", "unavailable", "text", "infinite", "negative", "missing"],
+)
+def test_a_server_that_cannot_tell_the_lifetime_does_not_fail_the_call(
+    answer: Reply, server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
+) -> None:
+    server.script("Session/login", session_reply(sign(clock() + 90)))
+    server.script("Session/refresh_access_token", session_reply(sign(clock() + 180), "rt-2"))
+    server.script(LIFETIME, answer)
+    client = make_client(refresh_margin=60.0, max_retries=1)
+    assert client.call(*CALL) == OK.body
+    clock.advance(59)  # the token's own life decides: refresh in its last third
+    client.call(*CALL)
+    assert _refreshes(server) == 0
+    clock.advance(2)
+    client.call(*CALL)
+    assert _refreshes(server) == 1
+    assert server.count(LIFETIME) == (2 if answer.status == 503 else 1)  # asked once (retried)
+
+
+def test_legacy_sessions_are_not_asked(server: ScriptedServer, make_client: Factory) -> None:
+    server.script("Session/login", session_reply("at-1", session_id="sid-1"))
+    make_client(legacy=True).call(*CALL)
+    assert server.count(LIFETIME) == 0
+    call = parse_qs(server.received[-1].body.decode())
+    assert json.loads(call["auth_info"][0]) == {"session_id": "sid-1"}
