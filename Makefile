@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck check dev clean
+.PHONY: install demo test test-legacy lint typecheck check dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: $(STAMP)  ## run the main job on the bundled emulator, tables land in ./da
 
 test: $(STAMP)  ## the whole test suite (what CI runs)
 	$(BIN)/pytest -q
+
+test-legacy: $(STAMP)  ## the whole suite against a pre-MR101 emulator, clients in legacy mode
+	PORTABILLING_TEST_RELEASE=legacy $(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check connector tests benchmarks definitions.py

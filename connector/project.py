@@ -118,6 +118,7 @@ def portabilling_resource(environ: Mapping[str, str]) -> PortaBillingResource:
         "url": dg.EnvVar("PORTABILLING_URL"),
         "login": dg.EnvVar("PORTABILLING_LOGIN"),
         "verify_tls": parse_bool(environ, "PORTABILLING_VERIFY_TLS", default=True),
+        "legacy_auth": parse_bool(environ, "PORTABILLING_LEGACY_API", default=False),
         **secret,
     }
     if environ.get("PORTABILLING_CA_BUNDLE"):

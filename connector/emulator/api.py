@@ -10,11 +10,15 @@ from typing import Any
 from connector.emulator import faults
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.faults import Fault, invalid_date, invalid_param
+from connector.emulator.realms import Principal, scoped
+from connector.emulator.releases import ENV_INFO
 from connector.emulator.sessions import SessionTable
 from connector.emulator.world import World
 
 Params = dict[str, Any]
 Answer = dict[str, Any]
+# Methods a release before MR101 does not know.
+_REALM_METHODS = frozenset({"Session/login_to_realm", "Session/get_access_token_lifetime"})
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,17 @@ class Api:
             "Customer/get_customer_list": self._customer_list,
             "Customer/get_customer_info": self._customer_info,
             "Customer/get_customer_xdrs": self._customer_xdrs,
+            "Generic/get_version": lambda p: {"version": self._config.profile.version},
+            "Env/get_env_info": lambda p: {"env_info": dict(ENV_INFO)},
+            "Session/get_access_token_lifetime": lambda p: {
+                "access_token_lifetime": self._config.access_token_lifetime_s
+            },
         }
         self._session_handlers: dict[str, Callable[[Params], Answer]] = {
             "Session/login": lambda p: self._sessions.login(
                 p.get("login"), p.get("password"), p.get("token")
             ),
+            "Session/login_to_realm": self._sessions.login_to_realm,
             "Session/refresh_access_token": lambda p: self._sessions.refresh(
                 p.get("refresh_token")
             ),
@@ -65,15 +75,16 @@ class Api:
 
     def call(self, name: str, params: Params, credentials: Credentials) -> Answer:
         """Answer one call or raise the Fault the server would send."""
+        if name in _REALM_METHODS and not self._config.profile.realm_methods:
+            raise Fault(faults.UNKNOWN_METHOD, f"Unknown method {name}")
         if name in self._session_handlers:
             return self._session_handlers[name](params)
         handler = self._handlers.get(name)
         if handler is None:
             raise Fault(faults.UNKNOWN_METHOD, f"Unknown method {name}")
-        self._authorize(credentials)
-        return handler(params)
+        return handler(scoped(self._authorize(credentials), name, params))
 
-    def _authorize(self, credentials: Credentials) -> None:
+    def _authorize(self, credentials: Credentials) -> Principal:
         """Accept a live session (maybe killed now, per `session_kill_rate`) or a per-call login."""
         info = credentials.auth_info or {}
         if credentials.bearer:
@@ -83,13 +94,14 @@ class Api:
         elif "session_id" in info:
             session = self._sessions.by_session_id(str(info["session_id"]))
         elif "login" in info:
-            self._sessions.check_login(info["login"], info.get("password"), info.get("token"))
-            return
+            login, password, token = info["login"], info.get("password"), info.get("token")
+            return self._sessions.check_login(login, password, token)
         else:
             raise Fault(faults.ENVELOPE_MISSED, "Authentication envelope is missing")
         if self._rng.random() < self._config.session_kill_rate:
             self._sessions.kill(session)
             raise Fault(faults.SESSION_REJECTED, "Session is expired or invalid")
+        return session.principal
 
     def _with_total(self, answer: Answer, total: int, params: Params) -> Answer:
         if _flag(params, "get_total"):

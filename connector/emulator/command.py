@@ -8,6 +8,7 @@ from typing import Any
 
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.emulator import Emulator
+from connector.emulator.releases import RELEASES
 
 DEFAULT_PORT = 8787
 
@@ -46,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_bounded(int, 0, 65535),
         default=DEFAULT_PORT,
         help="port; 0 picks a free one (default %(default)s)",
+    )
+    parser.add_argument(
+        "--release",
+        choices=tuple(RELEASES),
+        default=defaults.release,
+        help="the PortaBilling to play: current (JSON + Bearer and the form style, realms, "
+        "900-s tokens) or legacy (before MR101: the form style only, 48-hour tokens) "
+        "(default %(default)s)",
     )
     data = parser.add_argument_group("data (deterministic from the seed)")
     data.add_argument(
@@ -99,8 +108,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     auth.add_argument(
         "--token-lifetime",
         type=_bounded(int, 1),
-        default=defaults.token_lifetime_s,
-        help="access token lifetime in seconds (default %(default)s)",
+        default=None,
+        help="access token lifetime in seconds (default: the release's, "
+        + ", ".join(f"{r.token_lifetime_s} {r.name}" for r in RELEASES.values())
+        + ")",
     )
     faults = parser.add_argument_group("fault and latency injection")
     faults.add_argument(
@@ -175,6 +186,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         session_kill_rate=args.session_kill_rate,
         total_as_string=args.total_as_string,
         churn_per_page=args.churn_per_page,
+        release=args.release,
         token_lifetime_s=args.token_lifetime,
         https=args.https,
         cert_dir=args.cert_dir,
@@ -190,7 +202,8 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
 def _banner(emulator: Emulator) -> str:
     config = emulator.config
     lines = [
-        f"PortaBilling emulator serving on {emulator.url}",
+        f"PortaBilling emulator serving on {emulator.url} "
+        f"(release {config.release}: {config.profile.version})",
         f"  login: {emulator.login}  password: {emulator.password}",
         f"  api token: {emulator.api_token}",
         f"  data: {config.customers} customers, {config.accounts} accounts, "

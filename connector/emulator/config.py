@@ -3,6 +3,8 @@
 from dataclasses import dataclass, fields
 from datetime import date
 
+from connector.emulator.releases import DEFAULT_RELEASE, RELEASES, Release
+
 
 @dataclass
 class EmulatorConfig:
@@ -25,7 +27,8 @@ class EmulatorConfig:
     session_kill_rate: float = 0.0
     total_as_string: bool = False
     churn_per_page: int = 0
-    token_lifetime_s: int = 172800
+    release: str = DEFAULT_RELEASE
+    token_lifetime_s: int | None = None  # None: the release's own default
     https: bool = False
     cert_dir: str | None = None
     login: str = "demo"
@@ -44,8 +47,13 @@ class EmulatorConfig:
         """Raise ValueError naming the first field whose value cannot work."""
         for name in ("customers", "accounts", "xdrs_per_account", "churn_per_page", "port"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0")
-        for name in ("xdr_days", "token_lifetime_s", "brute_force_attempts", "max_body_bytes"):
+        for name in ("xdr_days", "brute_force_attempts", "max_body_bytes"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1")
+        _require(
+            self.token_lifetime_s is None or self.token_lifetime_s >= 1,
+            "token_lifetime_s must be >= 1",
+        )
+        _require(self.release in RELEASES, f"release must be one of {', '.join(RELEASES)}")
         for name in ("transient_error_rate", "session_kill_rate"):
             _require(0.0 <= getattr(self, name) <= 1.0, f"{name} must be between 0 and 1")
         _require(self.latency_s >= 0, "latency_s must be >= 0")
@@ -57,6 +65,16 @@ class EmulatorConfig:
         _require(self.accounts == 0 or self.customers > 0, "accounts need at least one customer")
         _require(bool(self.login), "login must not be empty")
         _require(bool(self.password), "password must not be empty")
+
+    @property
+    def profile(self) -> Release:
+        """What the configured release serves."""
+        return RELEASES[self.release]
+
+    @property
+    def access_token_lifetime_s(self) -> int:
+        """Seconds an access token lives: the knob, else the release's default."""
+        return self.token_lifetime_s or self.profile.token_lifetime_s
 
     def __repr__(self) -> str:
         shown = (

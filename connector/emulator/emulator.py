@@ -17,6 +17,7 @@ from connector.emulator.config import EmulatorConfig
 from connector.emulator.counters import Counters
 from connector.emulator.events import DeliveryOptions, DeliveryReport, WebhookAuth, deliver
 from connector.emulator.gateway import Gateway
+from connector.emulator.realms import Directory
 from connector.emulator.records import Record, decode, epoch_of
 from connector.emulator.server import EmulatorHTTPServer
 from connector.emulator.sessions import SessionTable, public_key_pem
@@ -60,7 +61,8 @@ class Emulator:
         self.counters = Counters()
         self._world = World(self.config)
         self.truth = Truth(self._world)
-        self._sessions = SessionTable(self.config, clock, self.counters)
+        directory = Directory(self.config, self._world)
+        self._sessions = SessionTable(self.config, directory, clock, self.counters)
         rng = random.Random(self.config.seed)
         api = Api(self._world, self._sessions, self.config, rng)
         self._gateway = Gateway(api, self.config, self.counters, clock, rng, sleep)

@@ -7,7 +7,10 @@ Codes used (see shared/portabilling-api.md):
 - `Client.Session.check_auth.failed_to_process_access_token`: a bearer token that is not a JWT.
 - `Server.Session.check_auth.auth_failed`: expired, killed, logged-out or unknown token/session.
 - `Server.Session.refresh_access_token.refresh_failed`: spent or unknown refresh token.
-- `Server.unknown_method`: no such `<Service>/<method>`.
+- `Client.Session.logout.failed_to_process_access_token`: logout of a token with no live session
+  (seen: WebTrit's adapter handles it).
+- `Client.check_auth.access_denied`: a method the session's realm may not call (guess).
+- `Server.unknown_method`: no such `<Service>/<method>` (also a realm method on a legacy release).
 - `Client.request.malformed`: the body cannot be decoded (bad JSON, wrong content type, ...).
 - `Client.<method>.invalid_date`: a `from_date` / `to_date` not in `YYYY-MM-DD HH:MM:SS`.
 - `Client.<method>.invalid_param`: a missing or ill-typed parameter.
@@ -19,6 +22,8 @@ ENVELOPE_MISSED = "Client.check_auth.envelope_missed"
 BAD_ACCESS_TOKEN = "Client.Session.check_auth.failed_to_process_access_token"
 SESSION_REJECTED = "Server.Session.check_auth.auth_failed"
 REFRESH_FAILED = "Server.Session.refresh_access_token.refresh_failed"
+LOGOUT_BAD_TOKEN = "Client.Session.logout.failed_to_process_access_token"
+ACCESS_DENIED = "Client.check_auth.access_denied"
 UNKNOWN_METHOD = "Server.unknown_method"
 MALFORMED = "Client.request.malformed"
 

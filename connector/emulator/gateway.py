@@ -119,7 +119,7 @@ class Gateway:
         if self._rng.random() < self._config.transient_error_rate:
             return self._transient()
         try:
-            params, credentials = decode(request)
+            params, credentials = decode(request, modern=self._config.profile.accepts_json)
             throttled = self._throttle(f"{credentials.identity} via {request.peer}")
             if throttled is not None:
                 return throttled
@@ -166,10 +166,15 @@ def _method_name(path: str) -> str | None:
     return f"{parts[1]}/{parts[2]}"
 
 
-def decode(request: Request) -> tuple[Params, Credentials]:
-    """Params and credentials from a JSON, form-encoded or multipart body."""
+def decode(request: Request, *, modern: bool = True) -> tuple[Params, Credentials]:
+    """Params and credentials from a JSON, form-encoded or multipart body.
+
+    A release before MR101 (`modern=False`) takes only the form styles and ignores Bearer headers.
+    """
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    bearer = _bearer(request.headers.get("Authorization", ""))
+    bearer = _bearer(request.headers.get("Authorization", "")) if modern else None
+    if content_type == "application/json" and not modern:
+        raise Fault(faults.MALFORMED, "Content-Type must be form-urlencoded or multipart")
     if content_type == "application/json":
         envelope = _json_object(request.body or b"{}", "body")
         params, auth_info = envelope.get("params", {}), envelope.get("auth_info")

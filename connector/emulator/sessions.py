@@ -1,4 +1,4 @@
-"""API sessions: login, RS256 access tokens, single-use refresh tokens, kills, brute-force lock."""
+"""API sessions: realm logins, RS256 access tokens, single-use refresh tokens, kills, locks."""
 
 import secrets
 import threading
@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from connector.emulator import faults
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.counters import Counters
-from connector.emulator.faults import Fault
+from connector.emulator.faults import Fault, invalid_param
+from connector.emulator.realms import REALMS, Directory, Principal
 from connector.emulator.records import utc
 
 
@@ -38,7 +39,7 @@ class Session:
     """One logged-in session; its access tokens point here."""
 
     session_id: str
-    login: str
+    principal: Principal
     alive: bool = True
     refresh_token: str = field(default="", repr=False)
     token_expiry: dict[str, float] = field(default_factory=dict, repr=False)
@@ -48,9 +49,14 @@ class SessionTable:
     """Issues and checks credentials against the live config and the injected clock."""
 
     def __init__(
-        self, config: EmulatorConfig, clock: Callable[[], float], counters: Counters
+        self,
+        config: EmulatorConfig,
+        directory: Directory,
+        clock: Callable[[], float],
+        counters: Counters,
     ) -> None:
         self._config = config
+        self._directory = directory
         self._clock = clock
         self._counters = counters
         self._lock = threading.Lock()
@@ -60,68 +66,74 @@ class SessionTable:
         self._failures: dict[str, int] = {}
         self._locked_until: dict[str, float] = {}
 
-    def login(self, login: Any, password: Any = None, token: Any = None) -> dict[str, Any]:
-        """`Session/login`: check login + password or API token, open a session."""
+    def login(
+        self, login: Any, password: Any = None, token: Any = None, realm: str | None = None
+    ) -> dict[str, Any]:
+        """`Session/login` (any realm the credentials fit) or `login_to_realm`: open a session."""
         with self._lock:
-            self._check_credentials(str(login), password, token)
-            session = Session(session_id=secrets.token_hex(16), login=str(login))
+            principal = self._check_credentials(str(login), password, token, realm)
+            session = Session(session_id=secrets.token_hex(16), principal=principal)
             self._by_id[session.session_id] = session
             answer = self._issue(session)
         self._counters.add("logins")
         return {**answer, "session_id": session.session_id}
 
-    def check_login(self, login: Any, password: Any = None, token: Any = None) -> None:
+    def login_to_realm(self, params: dict[str, Any]) -> dict[str, Any]:
+        """`Session/login_to_realm`: `Session/login` in the named realm; an unknown one faults."""
+        realm = params.get("realm")
+        if realm not in REALMS:
+            raise invalid_param("login_to_realm", f"realm must be one of {', '.join(REALMS)}")
+        return self.login(params.get("login"), params.get("password"), params.get("token"), realm)
+
+    def check_login(self, login: Any, password: Any = None, token: Any = None) -> Principal:
         """Per-request credentials (legacy `auth_info` with login + password/token)."""
         with self._lock:
-            self._check_credentials(str(login), password, token)
+            return self._check_credentials(str(login), password, token, None)
 
-    def _check_credentials(self, login: str, password: Any, token: Any) -> None:
+    def _check_credentials(
+        self, login: str, password: Any, token: Any, realm: str | None
+    ) -> Principal:
         now = self._clock()
         if self._locked_until.get(login, 0.0) > now:
             raise Fault(faults.BRUTE_FORCE, "Too many failed login attempts; try again later")
-        config = self._config
-        good_password = password is not None and password == config.password
-        good_token = (
-            token is not None and config.api_token is not None and token == config.api_token
-        )
-        if login == config.login and (good_password or good_token):
+        principal = self._directory.identify(login, password, token, realm)
+        if principal is not None:
             self._failures.pop(login, None)
-            return
+            return principal
         self._failures[login] = self._failures.get(login, 0) + 1
-        if self._failures[login] >= config.brute_force_attempts:
+        if self._failures[login] >= self._config.brute_force_attempts:
             self._failures.pop(login)
-            self._locked_until[login] = now + config.brute_force_lock_s
+            self._locked_until[login] = now + self._config.brute_force_lock_s
         raise Fault(faults.AUTH_FAILED, "Invalid login or password")
 
     def _issue(self, session: Session) -> dict[str, Any]:
         """Mint an access + refresh token pair for `session` (caller holds the lock)."""
         now = int(self._clock())
-        exp = now + self._config.token_lifetime_s
+        lifetime = self._config.access_token_lifetime_s
+        exp = now + lifetime
         claims = {
             "exp": exp,
             "iat": now,
-            "i_user": 1,
             "i_env": 1,
-            "login": session.login,
+            "login": session.principal.login,
             "scopes": "portabilling.api:read portabilling.api:write espf.api:write",
             "jti": session.session_id,
-            "realm": "admin",
             "aud": ["portabilling-api", "portasip-api", "espf-api"],
-            "is_super_user": 1,
+            **session.principal.claims(),
         }
         access = jwt.encode(claims, signing_key(), algorithm="RS256")
         session.token_expiry[access] = exp
         session.refresh_token = secrets.token_urlsafe(32)
         self._by_access[access] = session
         self._by_refresh[session.refresh_token] = session
-        expires_at = utc(exp)
-        lifetime = self._config.token_lifetime_s
-        return {
+        answer: dict[str, Any] = {
             "access_token": access,
             "refresh_token": session.refresh_token,
-            "expires_at": expires_at,
-            "expires_in": lifetime,
+            "expires_at": utc(exp),
         }
+        if self._config.profile.expires_in:
+            answer["expires_in"] = lifetime
+        return answer
 
     def refresh(self, refresh_token: Any) -> dict[str, Any]:
         """`Session/refresh_access_token`: a refresh token works once, on a live session."""
@@ -161,19 +173,20 @@ class SessionTable:
         return max(session.token_expiry.values(), default=0.0)
 
     def ping(self, token: Any) -> dict[str, Any]:
-        """`Session/ping`: `user_id` 1 for a live token, 0 otherwise."""
+        """`Session/ping`: the principal's `user_id` for a live token, 0 otherwise."""
         try:
-            self.by_access_token(str(token))
+            session = self.by_access_token(str(token))
         except Fault:
             return {"user_id": 0}
-        return {"user_id": 1}
+        return {"user_id": session.principal.user_id}
 
     def logout(self, token: Any) -> dict[str, Any]:
-        """`Session/logout`: end the session the token belongs to."""
+        """`Session/logout`: end the token's live session; any other token faults (seen)."""
         with self._lock:
             session = self._by_access.get(str(token))
-            if session is not None:
-                session.alive = False
+            if session is None or not session.alive:
+                raise Fault(faults.LOGOUT_BAD_TOKEN, "Failed to process access token")
+            session.alive = False
         return {"success": 1}
 
     def kill(self, session: Session) -> None:

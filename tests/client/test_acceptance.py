@@ -15,6 +15,7 @@ from connector import (
     TransientError,
 )
 from connector.emulator import Emulator
+from tests.conftest import legacy_for
 
 Factory = Callable[..., PortaBillingClient]
 
@@ -25,7 +26,12 @@ def connect(clock: Any) -> Iterator[Factory]:
     built: list[PortaBillingClient] = []
 
     def build(emu: Emulator, **options: Any) -> PortaBillingClient:
-        settings: dict[str, Any] = {"login": emu.login, "clock": clock, "sleep": clock.sleep}
+        settings: dict[str, Any] = {
+            "login": emu.login,
+            "clock": clock,
+            "sleep": clock.sleep,
+            "legacy": legacy_for(emu),
+        }
         if "api_token" not in options:
             settings["password"] = emu.password
         client = PortaBillingClient(emu.url, **{**settings, **options})
@@ -230,7 +236,11 @@ def test_fault_raises_with_its_faultcode(make_emulator: Any, connect: Factory, c
 def test_concurrency_is_capped(make_emulator: Any) -> None:
     emu = make_emulator(accounts=5, latency_s=0.01)  # real clock: requests must overlap
     with PortaBillingClient(
-        emu.url, login=emu.login, password=emu.password, max_concurrency=3
+        emu.url,
+        login=emu.login,
+        password=emu.password,
+        max_concurrency=3,
+        legacy=legacy_for(emu),
     ) as client:
         assert _run_threads(12, lambda: [_info(client, emu) for _ in range(3)] and None) == []
     assert 1 < emu.counters.max_in_flight <= 3

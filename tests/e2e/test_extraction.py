@@ -16,6 +16,7 @@ import pytest
 from connector.emulator import Emulator, EmulatorConfig
 from connector.project import SNAPSHOT_JOB, XDRS_JOB
 from connector.tables import ACCOUNTS, CUSTOMERS, XDRS, TableSpec
+from tests.conftest import TEST_RELEASE
 from tests.e2e.conftest import RacingClock, materialize
 from tests.e2e.expected import actual_row, expected_row
 
@@ -49,6 +50,7 @@ def faulty_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, A
         customers=40,
         accounts=700,
         xdrs_per_account=2,
+        release=TEST_RELEASE,
         token_lifetime_s=3,
         transient_error_rate=0.05,
         session_kill_rate=0.03,

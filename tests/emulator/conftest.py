@@ -70,6 +70,17 @@ def make_api() -> Iterator[Callable[[Emulator], Api]]:
 
 
 @pytest.fixture
+def make_emulator(make_emulator: Callable[..., Emulator]) -> Callable[..., Emulator]:
+    """The shared factory, pinned to the current release: these tests speak JSON + Bearer."""
+
+    def make(clock: Callable[[], float] | None = None, **config_fields: Any) -> Emulator:
+        config_fields.setdefault("release", "current")
+        return make_emulator(clock, **config_fields)
+
+    return make
+
+
+@pytest.fixture
 def emu(make_emulator: Callable[..., Emulator], clock: Callable[[], float]) -> Emulator:
     return make_emulator(clock=clock)
 

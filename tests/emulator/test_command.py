@@ -37,6 +37,7 @@ def test_help_documents_every_option() -> None:
         "--total-as-string",
         "--churn-per-page",
         "--token-lifetime",
+        "--release",
         "--https",
         "--cert-dir",
     ):

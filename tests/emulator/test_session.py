@@ -21,7 +21,8 @@ def test_login_returns_verifiable_rs256_token(emu: Emulator, api: Api, clock: Fa
     )
     assert claims["jti"] == answer["session_id"]
     assert claims["iat"] == int(clock())
-    assert claims["exp"] == int(clock()) + 172800
+    assert claims["exp"] == int(clock()) + 900
+    assert answer["expires_in"] == 900
     assert {"i_user", "i_env", "login", "scopes", "realm", "aud", "is_super_user"} <= claims.keys()
     expires = datetime.fromtimestamp(claims["exp"], UTC).strftime("%Y-%m-%d %H:%M:%S")
     assert answer["expires_at"] == expires
@@ -67,7 +68,7 @@ def test_garbage_bearer_cannot_be_processed(api: Api) -> None:
 
 
 def test_token_expires_on_the_clock(emu: Emulator, api: Api, clock: FakeClock) -> None:
-    clock.advance(172800)
+    clock.advance(900)
     assert (
         api.fault("Account/get_account_list", {"limit": 1})
         == "Server.Session.check_auth.auth_failed"

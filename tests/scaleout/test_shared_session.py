@@ -9,6 +9,7 @@ import pytest
 from connector.emulator import Emulator, EmulatorConfig
 from connector.project import build_defs
 from connector.run_sessions import session_logout_sensor
+from tests.conftest import TEST_RELEASE
 from tests.scaleout.runs import three_assets_job
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,7 +19,9 @@ REPO = Path(__file__).resolve().parents[2]
 def finished_run(tmp_path_factory: pytest.TempPathFactory):
     """customers, accounts and events run by the multiprocess executor, once for the module."""
     tmp = tmp_path_factory.mktemp("shared-session")
-    emulator = Emulator(EmulatorConfig(customers=5, accounts=40, seed=2)).start()
+    emulator = Emulator(
+        EmulatorConfig(customers=5, accounts=40, seed=2, release=TEST_RELEASE)
+    ).start()
     with pytest.MonkeyPatch.context() as env, dg.instance_for_test() as instance:
         env.setenv("PORTABILLING_URL", emulator.url)
         env.setenv("PORTABILLING_LOGIN", emulator.login)

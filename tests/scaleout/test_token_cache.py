@@ -9,6 +9,7 @@ import pytest
 
 from connector.client import PortaBillingClient
 from connector.token_cache import STALE_AFTER_S, TokenCache
+from tests.conftest import legacy_for
 
 LIFETIME_S = 600
 
@@ -39,6 +40,7 @@ def new_client(emu, cache, clock):
         refresh_margin=60,
         clock=clock,
         sleep=clock.sleep,
+        legacy=legacy_for(emu),
     )
 
 
