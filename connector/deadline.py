@@ -52,15 +52,15 @@ class AttemptDeadline:
             return self._connect_cut
         return isinstance(exc, DeadlineExceeded) or (isinstance(exc, TIMEOUTS) and self._read_cut)
 
+    def describe(self) -> str:
+        """What went wrong, naming the limit (e.g. `no complete answer within 60 s`)."""
+        return f"no complete answer within {self.seconds:g} s"
+
     def _left(self) -> float:
         left = self.ends - self._clock()
         if left <= 0:
             raise DeadlineExceeded
         return left
-
-    def describe(self) -> str:
-        """What went wrong, naming the limit (e.g. `no complete answer within 60 s`)."""
-        return f"no complete answer within {self.seconds:g} s"
 
 
 def read_body(response: requests.Response, deadline: AttemptDeadline, read_timeout: float) -> bytes:
@@ -70,9 +70,11 @@ def read_body(response: requests.Response, deadline: AttemptDeadline, read_timeo
     CPU per 800 KB page. A failed read drops the connection instead of pooling it.
     """
     raw = response.raw
+    # urllib3 copies decoded bytes through a buffer of its own: decode only what is encoded.
+    decode = "Content-Encoding" in response.headers
     chunks: list[bytes] = []
     try:
-        while chunk := _read_chunk(raw, deadline, read_timeout):
+        while not raw.closed and (chunk := _read_chunk(raw, deadline, read_timeout, decode)):
             chunks.append(chunk)
     except BaseException:
         raw.close()
@@ -82,10 +84,10 @@ def read_body(response: requests.Response, deadline: AttemptDeadline, read_timeo
 
 
 def _read_chunk(
-    raw: urllib3.BaseHTTPResponse, deadline: AttemptDeadline, read_timeout: float
+    raw: urllib3.BaseHTTPResponse, deadline: AttemptDeadline, read_timeout: float, decode: bool
 ) -> bytes:
     limit = deadline.bound(read_timeout)
     connection = raw.connection
     if isinstance(connection, urllib3.connection.HTTPConnection) and connection.sock is not None:
         connection.sock.settimeout(limit)
-    return raw.read1(CHUNK_BYTES, decode_content=True)
+    return raw.read1(CHUNK_BYTES, decode_content=decode)

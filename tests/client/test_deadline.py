@@ -1,5 +1,6 @@
 """The per-attempt wall-clock deadline: a server that drips its answer cannot hold a call."""
 
+import gzip
 import json
 import threading
 import time
@@ -88,3 +89,9 @@ def test_a_large_answer_arrives_whole(server: ScriptedServer, make_client: Facto
     rows = [{"i_account": i, "id": f"acc-{i:08d}"} for i in range(100_000)]
     server.script("Account/get_account_list", Reply(200, {"account_list": rows}))
     assert make_client().call("Account", "get_account_list")["account_list"] == rows
+
+
+def test_a_gzip_encoded_answer_is_decoded(server: ScriptedServer, make_client: Factory) -> None:
+    packed = gzip.compress(json.dumps(ANSWER).encode())
+    server.script("Account/get_account_info", Reply(200, packed, {"Content-Encoding": "gzip"}))
+    assert make_client().call(*CALL) == ANSWER
