@@ -36,12 +36,15 @@ def one_byte_per_second(clock: Any) -> Callable[[], None]:
     return after_each_byte
 
 
-def test_a_dripping_answer_fails_at_the_attempt_deadline(
-    server: ScriptedServer, make_client: Factory, clock: Any
-) -> None:
-    server.script(
-        "Account/get_account_info", Reply(200, LONG_ANSWER, drip=one_byte_per_second(clock))
-    )
+@pytest.fixture
+def dripping(server: ScriptedServer, clock: Any) -> None:
+    """The long answer, one byte per (fake) second."""
+    drip = one_byte_per_second(clock)
+    server.script("Account/get_account_info", Reply(200, LONG_ANSWER, drip=drip))
+
+
+@pytest.mark.usefixtures("dripping")
+def test_a_dripping_answer_fails_at_the_attempt_deadline(make_client: Factory, clock: Any) -> None:
     client = make_client(timeout=5.0, attempt_deadline=60.0, max_retries=0)
     started = clock()
     with pytest.raises(TransientError, match="no complete answer within 60 s") as caught:
@@ -50,12 +53,8 @@ def test_a_dripping_answer_fails_at_the_attempt_deadline(
     assert clock() - started < len(json.dumps(LONG_ANSWER))  # it did not wait for the whole body
 
 
-def test_no_attempt_outlives_the_retry_budget(
-    server: ScriptedServer, make_client: Factory, clock: Any
-) -> None:
-    server.script(
-        "Account/get_account_info", Reply(200, LONG_ANSWER, drip=one_byte_per_second(clock))
-    )
+@pytest.mark.usefixtures("dripping")
+def test_no_attempt_outlives_the_retry_budget(make_client: Factory, clock: Any) -> None:
     client = make_client(timeout=5.0, attempt_deadline=1000.0, retry_deadline=100.0)
     started = clock()
     with pytest.raises(TransientError, match="no complete answer within 100 s"):

@@ -33,6 +33,19 @@ def _refreshes(server: ScriptedServer) -> int:
     return server.count("Session/refresh_access_token")
 
 
+def _first_refresh_between(
+    client: PortaBillingClient, server: ScriptedServer, clock: Any, quiet_s: float, due_s: float
+) -> None:
+    """Logged in now: no refresh by `quiet_s` seconds later, one by `due_s`."""
+    client.call(*CALL)
+    clock.advance(quiet_s)
+    client.call(*CALL)
+    assert _refreshes(server) == 0
+    clock.advance(due_s - quiet_s)
+    client.call(*CALL)
+    assert _refreshes(server) == 1
+
+
 def test_a_realm_logs_in_through_login_to_realm(
     server: ScriptedServer, make_client: Factory
 ) -> None:
@@ -71,36 +84,27 @@ def test_the_lifetime_is_asked_once_with_the_new_token(
     assert server.count("Session/login") == 2
 
 
+@pytest.mark.parametrize(
+    ("lifetime", "margin", "quiet_s", "due_s"),
+    # The old rule: the margin, but never more than half the token's life (at 450 s and 30 s).
+    [(900, 600.0, 599, 601), (60, 300.0, 39, 41)],
+    ids=["900-second", "60-second"],
+)
 def test_the_margin_is_at_most_a_third_of_the_lifetime(
-    server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
+    lifetime: int,
+    margin: float,
+    quiet_s: float,
+    due_s: float,
+    server: ScriptedServer,
+    make_client: Factory,
+    clock: Any,
+    sign: Signer,
 ) -> None:
-    server.script("Session/login", session_reply(sign(clock() + 900)))
-    server.script("Session/refresh_access_token", session_reply(sign(clock() + 1800), "rt-2"))
-    server.script(LIFETIME, _lifetime(900))
-    client = make_client(refresh_margin=600.0)
-    client.call(*CALL)
-    clock.advance(599)
-    client.call(*CALL)
-    assert _refreshes(server) == 0
-    clock.advance(2)
-    client.call(*CALL)
-    assert _refreshes(server) == 1
-
-
-def test_a_short_lifetime_is_not_refreshed_on_every_call(
-    server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
-) -> None:
-    server.script("Session/login", session_reply(sign(clock() + 60)))
-    server.script("Session/refresh_access_token", session_reply(sign(clock() + 120), "rt-2"))
-    server.script(LIFETIME, _lifetime(60))
-    client = make_client(refresh_margin=300.0)
-    for _ in range(3):
-        clock.advance(13)  # 39 s: the old rule refreshed from half the life (30 s) on
-        client.call(*CALL)
-    assert _refreshes(server) == 0
-    clock.advance(2)
-    client.call(*CALL)
-    assert _refreshes(server) == 1
+    server.script("Session/login", session_reply(sign(clock() + lifetime)))
+    fresh = session_reply(sign(clock() + 2 * lifetime), "rt-2")
+    server.script("Session/refresh_access_token", fresh)
+    server.script(LIFETIME, _lifetime(lifetime))
+    _first_refresh_between(make_client(refresh_margin=margin), server, clock, quiet_s, due_s)
 
 
 def test_the_lifetime_times_a_token_without_an_expiry(
@@ -109,14 +113,7 @@ def test_the_lifetime_times_a_token_without_an_expiry(
     server.script("Session/login", session_reply("opaque-1"))
     server.script("Session/refresh_access_token", session_reply("opaque-2", "rt-2"))
     server.script(LIFETIME, _lifetime(60))
-    client = make_client(refresh_margin=300.0)
-    client.call(*CALL)
-    clock.advance(39)
-    client.call(*CALL)
-    assert _refreshes(server) == 0
-    clock.advance(2)
-    client.call(*CALL)
-    assert _refreshes(server) == 1
+    _first_refresh_between(make_client(refresh_margin=300.0), server, clock, 39, 41)
     assert server.received[-1].headers["Authorization"] == "Bearer opaque-2"
 
 
@@ -140,13 +137,8 @@ def test_a_server_that_cannot_tell_the_lifetime_does_not_fail_the_call(
     server.script("Session/refresh_access_token", session_reply(sign(clock() + 180), "rt-2"))
     server.script(LIFETIME, answer)
     client = make_client(refresh_margin=60.0, max_retries=1)
-    assert client.call(*CALL) == OK.body
-    clock.advance(59)  # the token's own life decides: refresh in its last third
-    client.call(*CALL)
-    assert _refreshes(server) == 0
-    clock.advance(2)
-    client.call(*CALL)
-    assert _refreshes(server) == 1
+    # The token's own life decides: refresh in its last third.
+    _first_refresh_between(client, server, clock, 59, 61)
     assert server.count(LIFETIME) == (2 if answer.status == 503 else 1)  # asked once (retried)
 
 
