@@ -148,3 +148,15 @@ def test_legacy_sessions_are_not_asked(server: ScriptedServer, make_client: Fact
     assert server.count(LIFETIME) == 0
     call = parse_qs(server.received[-1].body.decode())
     assert json.loads(call["auth_info"][0]) == {"session_id": "sid-1"}
+
+
+def test_a_run_shares_one_session_per_realm(server: ScriptedServer) -> None:
+    server.script("Session/login", session_reply("admin-token"))
+    server.script("Session/login_to_realm", session_reply("account-token"))
+    for realm in (None, "account", None, "account"):
+        resource = PortaBillingResource(url=server.url, login="api", password=PASSWORD, realm=realm)
+        with resource.get_client(run_id="run-1") as client:
+            client.call(*CALL)
+    assert (server.count("Session/login"), server.count("Session/login_to_realm")) == (1, 1)
+    bearers = [r.headers["Authorization"] for r in server.received if r.path.endswith("info")]
+    assert bearers == ["Bearer admin-token", "Bearer account-token"] * 2
