@@ -254,7 +254,8 @@ class SessionManager:
         self.logins += 1
         try:
             answer = self._send(*self._login_request(), None)
-            token = self._issue(answer, previous=None)
+            issued_at = self._clock()
+            token = self._issue(answer, previous=None, now=issued_at)
         except AuthenticationError as exc:
             self._failure = exc
             self._token = None
@@ -262,10 +263,16 @@ class SessionManager:
         logger.info("logged in as %s", self._login)
         if self._ask_lifetime is None:
             return token
+        return self._learn_lifetime(token, answer, issued_at)
+
+    def _learn_lifetime(self, token: Token, answer: dict[str, Any], issued_at: float) -> Token:
+        """Ask the token lifetime (once per manager); `token`, re-timed by it, becomes current."""
+        assert self._ask_lifetime is not None
         ask, self._ask_lifetime = self._ask_lifetime, None
         self._lifetime = ask(token)
-        # Issued again so that its refresh time (and a missing expiry) follow the lifetime.
-        return self._issue(answer, previous=None) if self._lifetime is not None else token
+        expires_at, refresh_at = self._timing(answer, issued_at)
+        self._token = dataclasses.replace(token, expires_at=expires_at, refresh_at=refresh_at)
+        return self._token
 
     def _login_request(self) -> tuple[str, dict[str, Any]]:
         """`Session/login`, or `Session/login_to_realm` when a realm is chosen, and its params."""
@@ -278,27 +285,31 @@ class SessionManager:
         self.refreshes += 1
         answer = self._send("refresh_access_token", {"refresh_token": token.refresh_token}, None)
         logger.debug("access token of %s refreshed", self._login)
-        return self._issue(answer, previous=token)
+        return self._issue(answer, previous=token, now=self._clock())
 
-    def _issue(self, answer: dict[str, Any], previous: Token | None) -> Token:
+    def _issue(self, answer: dict[str, Any], previous: Token | None, now: float) -> Token:
         """Turn a login/refresh answer into the current token; a refresh keeps the session id."""
         access = answer.get("access_token")
         session_id = answer.get("session_id") or (previous.session_id if previous else None)
         if not access and not session_id:
             raise ProtocolError("session answer carries neither access_token nor session_id")
-        now = self._clock()
-        expires_at = self._expiry(answer, now)
+        expires_at, refresh_at = self._timing(answer, now)
         self._generation += 1
         token = Token(
             access_token=access,
             refresh_token=answer.get("refresh_token"),
             session_id=session_id,
             expires_at=expires_at,
-            refresh_at=self._refresh_at(expires_at, now),
+            refresh_at=refresh_at,
             generation=self._generation,
         )
         self._token = token
         return token
+
+    def _timing(self, answer: dict[str, Any], now: float) -> tuple[float | None, float | None]:
+        """When a token issued at `now` expires, and when to refresh it."""
+        expires_at = self._expiry(answer, now)
+        return expires_at, self._refresh_at(expires_at, now)
 
     def _expiry(self, answer: dict[str, Any], now: float) -> float | None:
         """Expiry instant: the JWT `exp`, then `expires_at`, `expires_in`, the reported lifetime."""
