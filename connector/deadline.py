@@ -2,7 +2,9 @@
 
 A read timeout bounds each wait for bytes, so a server sending one byte per second never trips
 it. The deadline bounds the attempt as a whole without a thread: every socket wait is cut to the
-time left, and the body is read in chunks with the clock checked between them.
+time left, and the body is read in chunks with the clock checked between them. The status line
+and headers are read by `http.client` in one go: there each wait is cut, not their sum, so
+headers that themselves drip are noticed only once they are complete.
 """
 
 from collections.abc import Callable
