@@ -4,6 +4,7 @@ import contextlib
 import copy
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,16 @@ logger = logging.getLogger(__name__)
 
 # Sends one `Session/<method>` request and returns the decoded answer; `token` authenticates it.
 SessionSender = Callable[[str, dict[str, Any], "Token | None"], dict[str, Any]]
+# Asks the server how long its access tokens live (seconds); None when it cannot say.
+LifetimeProbe = Callable[["Token"], float | None]
+REALMS = ("admin", "reseller", "customer", "account")
+# Wire shapes of the two realm/lifetime methods are guesses: the doc names them, not their params.
+LOGIN_TO_REALM = "login_to_realm"  # params: Session/login's plus "realm"; answered like login
+REALM_PARAM = "realm"
+TOKEN_LIFETIME = "get_access_token_lifetime"  # params {} with the Bearer token
+LIFETIME_FIELD = "access_token_lifetime"  # its answer: {"access_token_lifetime": <seconds>}
+# The refresh margin is never more than this share of a token's life.
+MARGIN_SHARE = 1 / 3
 
 
 @dataclass(frozen=True)
@@ -96,11 +107,25 @@ def jwt_expiry(access_token: str, public_key: str | None) -> float | None:
     return float(exp) if isinstance(exp, int | float) else None
 
 
+def lifetime_in(answer: dict[str, Any]) -> float | None:
+    """The token lifetime a `Session/get_access_token_lifetime` answer reports, if usable."""
+    value = answer.get(LIFETIME_FIELD)
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError, OverflowError):
+            seconds = float(value)
+            if 0 < seconds < math.inf:
+                return seconds
+    logger.warning("unusable token lifetime in the server's answer; using the tokens' own expiry")
+    return None
+
+
 class SessionManager:
     """Keeps one valid session for any number of threads; at most one login or refresh is in flight.
 
     Threads read the current token without locking. Whoever finds it missing, expiring or rejected
     takes the lock; the others wait on it and reuse the result, so one expiry costs one refresh.
+    With `realm`, logins go through `Session/login_to_realm`. After the first login `lifetime`
+    asks once how long tokens live; the refresh margin then never exceeds a third of that.
     """
 
     def __init__(
@@ -114,11 +139,16 @@ class SessionManager:
         public_key: str | None,
         clock: Callable[[], float] = time.time,
         shared: SharedSession | None = None,
+        realm: str | None = None,
+        lifetime: LifetimeProbe | None = None,
     ) -> None:
         self._send = send
         self._shared = shared
         self._login = login
         self._credentials = {"password": password} if password is not None else {"token": api_token}
+        self._realm = realm
+        self._ask_lifetime = lifetime
+        self._lifetime: float | None = None  # seconds a token lives, once the server said
         self._refresh_margin = refresh_margin
         self._public_key = public_key
         self._clock = clock
@@ -223,43 +253,66 @@ class SessionManager:
     def _login_locked(self) -> Token:
         self.logins += 1
         try:
-            answer = self._send("login", {"login": self._login, **self._credentials}, None)
-            token = self._issue(answer, previous=None)
+            answer = self._send(*self._login_request(), None)
+            issued_at = self._clock()
+            token = self._issue(answer, previous=None, now=issued_at)
         except AuthenticationError as exc:
             self._failure = exc
             self._token = None
             raise
         logger.info("logged in as %s", self._login)
-        return token
+        if self._ask_lifetime is None:
+            return token
+        return self._learn_lifetime(token, answer, issued_at)
+
+    def _learn_lifetime(self, token: Token, answer: dict[str, Any], issued_at: float) -> Token:
+        """Ask the token lifetime (once per manager); `token`, re-timed by it, becomes current."""
+        assert self._ask_lifetime is not None
+        ask, self._ask_lifetime = self._ask_lifetime, None
+        self._lifetime = ask(token)
+        expires_at, refresh_at = self._timing(answer, issued_at)
+        self._token = dataclasses.replace(token, expires_at=expires_at, refresh_at=refresh_at)
+        return self._token
+
+    def _login_request(self) -> tuple[str, dict[str, Any]]:
+        """`Session/login`, or `Session/login_to_realm` when a realm is chosen, and its params."""
+        params = {"login": self._login, **self._credentials}
+        if self._realm is None:
+            return "login", params
+        return LOGIN_TO_REALM, {**params, REALM_PARAM: self._realm}
 
     def _refresh_locked(self, token: Token) -> Token:
         self.refreshes += 1
         answer = self._send("refresh_access_token", {"refresh_token": token.refresh_token}, None)
         logger.debug("access token of %s refreshed", self._login)
-        return self._issue(answer, previous=token)
+        return self._issue(answer, previous=token, now=self._clock())
 
-    def _issue(self, answer: dict[str, Any], previous: Token | None) -> Token:
+    def _issue(self, answer: dict[str, Any], previous: Token | None, now: float) -> Token:
         """Turn a login/refresh answer into the current token; a refresh keeps the session id."""
         access = answer.get("access_token")
         session_id = answer.get("session_id") or (previous.session_id if previous else None)
         if not access and not session_id:
             raise ProtocolError("session answer carries neither access_token nor session_id")
-        now = self._clock()
-        expires_at = self._expiry(answer, now)
+        expires_at, refresh_at = self._timing(answer, now)
         self._generation += 1
         token = Token(
             access_token=access,
             refresh_token=answer.get("refresh_token"),
             session_id=session_id,
             expires_at=expires_at,
-            refresh_at=self._refresh_at(expires_at, now),
+            refresh_at=refresh_at,
             generation=self._generation,
         )
         self._token = token
         return token
 
+    def _timing(self, answer: dict[str, Any], now: float) -> tuple[float | None, float | None]:
+        """When a token issued at `now` expires, and when to refresh it."""
+        expires_at = self._expiry(answer, now)
+        return expires_at, self._refresh_at(expires_at, now)
+
     def _expiry(self, answer: dict[str, Any], now: float) -> float | None:
-        """Expiry instant: the JWT `exp` is authoritative, then `expires_at`, then `expires_in`."""
+        """Expiry instant: the JWT `exp`, then `expires_at`, `expires_in`, the reported lifetime."""
         access = answer.get("access_token")
         if access:
             exp = jwt_expiry(access, self._public_key)
@@ -274,11 +327,14 @@ class SessionManager:
             logger.warning(
                 "unreadable session expiry in the login answer; relying on server faults"
             )
-        return None
+        return None if self._lifetime is None else now + self._lifetime
 
     def _refresh_at(self, expires_at: float | None, now: float) -> float | None:
-        """Refresh the margin before expiry, but never in the first half of a short token's life."""
+        """Refresh the margin before expiry, but never in the first two thirds of a token's life.
+
+        A token's life is the lifetime the server reported, else what is left of it when issued.
+        """
         if expires_at is None:
             return None
-        margin = min(self._refresh_margin, max(0.0, expires_at - now) / 2)
-        return expires_at - margin
+        life = self._lifetime if self._lifetime is not None else max(0.0, expires_at - now)
+        return expires_at - min(self._refresh_margin, life * MARGIN_SHARE)

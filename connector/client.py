@@ -5,7 +5,7 @@ import dataclasses
 import functools
 import json
 import logging
-import os
+import math
 import random
 import re
 import threading
@@ -15,15 +15,21 @@ from collections.abc import Callable
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit
 
-import jwt
 import orjson
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from connector.auth import SessionManager, SharedSession, Token
+from connector import options
+from connector.auth import (
+    TOKEN_LIFETIME,
+    SessionManager,
+    SharedSession,
+    Token,
+    lifetime_in,
+)
+from connector.deadline import AttemptDeadline, DeadlineExceeded, read_body
 from connector.errors import (
     ConfigurationError,
     PortaBillingError,
@@ -33,13 +39,13 @@ from connector.errors import (
     error_for_response,
     excerpt,
 )
+from connector.options import Timeout
 
 logger = logging.getLogger(__name__)
 
 Answer = dict[str, Any]
 Decoder = Callable[[], Answer]
 T = TypeVar("T")
-Timeout = float | tuple[float, float]
 # Turns one HTTP response (status 200 or not) into what a call returns, or raises.
 Finish = Callable[[requests.Response, bytes, str, str], T]
 # Held around each HTTP request: a bound on requests in flight shared with other processes.
@@ -48,7 +54,12 @@ RequestSlot = Callable[[], contextlib.AbstractContextManager[object]]
 # gives up after this many losses in a row (a server that rejects every new session); a transient
 # retry in between starts the count again, since a backoff can outlive a token.
 MAX_SESSION_RECOVERIES = 3
+# Without max_retries the retry budget ends the retries; this many per backoff cap's worth of it
+# (twice what full-jitter backoff spends on average) only keeps a server that asks for no delay
+# (Retry-After: 0) from being called in a tight loop.
+RETRIES_PER_BACKOFF_CAP = 4
 _RETRIED_EXCEPTIONS = (
+    DeadlineExceeded,
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
@@ -60,7 +71,8 @@ _RETRIED_EXCEPTIONS = (
 class ClientStats:
     """What the client did so far: HTTP requests, retries, 429s, refreshes, logins, bytes read.
 
-    `requests` counts every HTTP request sent, logins, refreshes and retries included.
+    `requests` counts every HTTP request sent: logins, refreshes, retries and the one question
+    about the token lifetime after the first login included.
     """
 
     requests: int = 0
@@ -98,16 +110,6 @@ class _Counters:
     def retry(self) -> None:
         with self._lock:
             self.retries += 1
-
-
-def read_body(response: requests.Response) -> bytes:
-    """The whole body in one read, then the connection back to the pool.
-
-    `response.content` reads in 10 KB chunks: measured ~7 ms more CPU per 800 KB page.
-    """
-    body: bytes = response.raw.read(decode_content=True)
-    response.raw.release_conn()
-    return body
 
 
 def environment_settings(url: str, verify: bool | str) -> tuple[bool | str, dict[str, str]]:
@@ -176,81 +178,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _base_url(url: str) -> str:
-    """The validated server root; a trailing `/rest` is accepted and dropped."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise ConfigurationError(f"url: not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https"):
-        raise ConfigurationError("url: must start with https:// (or http://)")
-    if not parts.hostname:
-        raise ConfigurationError("url: has no host name")
-    if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(
-            "url: must not carry credentials; use login= and password=/api_token="
-        )
-    if parts.query or parts.fragment:
-        raise ConfigurationError("url: must not have a query or fragment")
-    path = parts.path.rstrip("/").removesuffix("/rest")
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def _check_credentials(login: str, password: str | None, api_token: str | None) -> None:
-    if not isinstance(login, str) or not login.strip():
-        raise ConfigurationError("login: must be a non-empty string")
-    if (password is None) == (api_token is None):
-        raise ConfigurationError("password / api_token: give exactly one of the two")
-
-
-def _check_positive(**values: float) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ConfigurationError(f"{name}: must be a positive number, got {value!r}")
-
-
-def _check_timeout(timeout: Timeout) -> None:
-    if isinstance(timeout, tuple):
-        if len(timeout) != 2:
-            raise ConfigurationError("timeout: must be seconds or a (connect, read) pair")
-        _check_positive(timeout=timeout[0])
-        _check_positive(timeout=timeout[1])
-    else:
-        _check_positive(timeout=timeout)
-
-
-def _check_at_least(minimum: int, **values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigurationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_margin(refresh_margin: float) -> None:
-    if (
-        isinstance(refresh_margin, bool)
-        or not isinstance(refresh_margin, int | float)
-        or refresh_margin < 0
-    ):
-        raise ConfigurationError(f"refresh_margin: must be >= 0 seconds, got {refresh_margin!r}")
-
-
-def _check_verify(verify: bool | str) -> None:
-    if isinstance(verify, bool):
-        return
-    if not isinstance(verify, str | os.PathLike) or not os.path.exists(verify):
-        raise ConfigurationError(f"verify: CA bundle not found: {verify!r}")
-
-
-def _check_public_key(public_key: str | None) -> None:
-    if public_key is None:
-        return
-    try:
-        jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).prepare_key(public_key)
-    except (ValueError, TypeError, jwt.InvalidKeyError):
-        raise ConfigurationError("public_key: not a PEM-encoded RSA public key") from None
-
-
 def _ssl_reason(exc: Exception) -> str:
     """The OpenSSL reason buried in requests' long SSLError text."""
     found = re.search(r"\[SSL[^\]]*\][^'\"(]*", str(exc))
@@ -262,20 +189,26 @@ class PortaBillingClient:
 
     `call()` logs in lazily, refreshes the token before it expires, re-authenticates once when the
     server drops the session, retries transport trouble (connection errors, timeouts, 502/503/504,
-    429) with capped exponential backoff and full jitter within `max_retries` and `retry_deadline`,
-    and maps everything else to a `PortaBillingError` subclass. A `Retry-After` pauses every thread.
+    429) with capped exponential backoff and full jitter within the `retry_deadline` budget, and
+    maps everything else to a `PortaBillingError` subclass. A `Retry-After` pauses every thread.
 
     `legacy=True` speaks the pre-MR101 protocol: form fields `params` and `auth_info`, each a JSON
     string, with `auth_info={"session_id": ...}`. The login itself is `Session/login` with `params`
-    `{"login", "password"|"token"}` in both modes, which every release accepts.
+    `{"login", "password"|"token"}` in both modes, which every release accepts; with `realm` it is
+    `Session/login_to_realm`. After the first login a JSON-mode client asks
+    `Session/get_access_token_lifetime` once (a fault means "unknown").
 
     Args:
         verify: True (system CAs), a CA-bundle path, or False (warns once).
         timeout: seconds to connect and to read, or a `(connect, read)` pair.
+        attempt_deadline: seconds one attempt may take as a whole, connect and body included.
         max_concurrency: requests in flight at once over all threads; also the pool size.
-        max_retries: retries of one request at most; `retry_deadline` bounds their total time.
+        max_retries: retries of one call at most; None lets `retry_deadline` decide (up to
+            `RETRIES_PER_BACKOFF_CAP` per `backoff_cap` seconds of it).
+        retry_deadline: seconds one call may spend on attempts and backoff: its retry budget.
         backoff_base: first backoff step; step n waits `uniform(0, min(backoff_cap, base * 2**n))`.
-        refresh_margin: refresh this long before expiry (never in a token's first half-life).
+        refresh_margin: refresh this long before expiry, at most a third of the token's lifetime.
+        realm: log in to this realm (`admin`, `reseller`, `customer`, `account`); None: `login`.
         public_key: the server's RS256 public key (PEM); tokens failing it are refused.
         clock: epoch seconds, and `sleep`, injectable so tests never wait.
         token_cache: share the session with other processes (`connector.token_cache`); the
@@ -292,37 +225,50 @@ class PortaBillingClient:
         api_token: str | None = None,
         verify: bool | str = True,
         timeout: Timeout = 30.0,
+        attempt_deadline: float = 120.0,
         legacy: bool = False,
         max_concurrency: int = 8,
-        max_retries: int = 8,
+        max_retries: int | None = None,
         retry_deadline: float = 300.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         refresh_margin: float = 60.0,
+        realm: str | None = None,
         public_key: str | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         token_cache: SharedSession | None = None,
         request_slot: RequestSlot | None = None,
     ) -> None:
-        self.url = _base_url(url)
+        self.url = options.base_url(url)
         password, api_token = password or None, api_token or None  # an empty env var is unset
-        _check_credentials(login, password, api_token)
-        _check_timeout(timeout)
-        _check_positive(
-            retry_deadline=retry_deadline, backoff_base=backoff_base, backoff_cap=backoff_cap
+        options.check_credentials(login, password, api_token)
+        options.check_timeout(timeout)
+        options.check_positive(
+            attempt_deadline=attempt_deadline,
+            retry_deadline=retry_deadline,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
         )
-        _check_at_least(1, max_concurrency=max_concurrency)
-        _check_at_least(0, max_retries=max_retries)
-        _check_margin(refresh_margin)
-        _check_verify(verify)
-        _check_public_key(public_key)
+        options.check_at_least(1, max_concurrency=max_concurrency)
+        if max_retries is not None:
+            options.check_at_least(0, max_retries=max_retries)
+        options.check_margin(refresh_margin)
+        options.check_realm(realm)
+        options.check_verify(verify)
+        options.check_public_key(public_key)
         self.login = login
         self._legacy = legacy
         self._timeout = timeout
+        self._read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
+        self._attempt_deadline = attempt_deadline
         self._verify, self._proxies = environment_settings(self.url, verify)
         self._headers = {**requests.utils.default_headers(), "Accept": "application/json"}
-        self._max_retries = max_retries
+        self._max_retries = (
+            max_retries
+            if max_retries is not None
+            else math.ceil(RETRIES_PER_BACKOFF_CAP * retry_deadline / backoff_cap)
+        )
         self._retry_deadline = retry_deadline
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
@@ -344,6 +290,8 @@ class PortaBillingClient:
             public_key=public_key,
             clock=clock,
             shared=token_cache,
+            realm=realm,
+            lifetime=None if legacy else self._token_lifetime,
         )
 
     def __repr__(self) -> str:
@@ -439,6 +387,15 @@ class PortaBillingClient:
         # Closing must not wait out a retry budget against a server that is down.
         return self._attempt("Session", method, params, token, self._decode)
 
+    def _token_lifetime(self, token: Token) -> float | None:
+        """Seconds the server's access tokens live; None when it cannot say (never raises)."""
+        try:
+            answer = self._call_session(TOKEN_LIFETIME, {}, token)
+        except PortaBillingError as exc:
+            logger.info("Session/%s unavailable (%s)", TOKEN_LIFETIME, type(exc).__name__)
+            return None
+        return lifetime_in(answer)
+
     def _request(
         self,
         service: str,
@@ -451,14 +408,14 @@ class PortaBillingClient:
     ) -> T:
         """One API call with retries of transport trouble, within the attempt and time budgets.
 
-        With `renew`, a rejected session is renewed and the call sent again, up to
-        `MAX_SESSION_RECOVERIES` losses in a row.
+        No attempt outlives the retry budget. With `renew`, a rejected session is renewed and the
+        call sent again, up to `MAX_SESSION_RECOVERIES` losses in a row.
         """
         deadline = self._clock() + self._retry_deadline
         attempt = losses = 0
         while True:
             try:
-                return self._attempt(service, method, params, token, finish)
+                return self._attempt(service, method, params, token, finish, not_after=deadline)
             except SessionRejectedError as exc:
                 if renew is None or token is None or losses >= MAX_SESSION_RECOVERIES:
                     raise
@@ -474,7 +431,7 @@ class PortaBillingClient:
                 delay = retry_delay(
                     attempt, exc.retry_after, base=self._backoff_base, cap=self._backoff_cap
                 )
-                if attempt >= self._max_retries or self._clock() + delay > deadline:
+                if attempt >= self._max_retries or self._clock() + delay >= deadline:
                     raise TransientError(
                         f"{exc.message}; gave up after {attempt + 1} attempts",
                         service=service,
@@ -495,11 +452,16 @@ class PortaBillingClient:
         params: dict[str, Any],
         token: Token | None,
         finish: "Finish[T]",
+        not_after: float | None = None,
     ) -> T:
-        """Send once and `finish`, raising the mapped error for anything but a successful answer."""
+        """Send once and `finish`, raising the mapped error for anything but a successful answer.
+
+        The whole answer must arrive within the attempt deadline (and by `not_after`).
+        """
         data, headers = self._encode(params, token)
         self._wait_for_gate()
         with self._slots, self._request_slot():
+            deadline = AttemptDeadline(self._attempt_deadline, self._clock, not_after)
             try:
                 request = requests.Request(
                     "POST",
@@ -510,11 +472,11 @@ class PortaBillingClient:
                 response = self._http.send(
                     request,
                     stream=True,
-                    timeout=self._timeout,
+                    timeout=deadline.bound_pair(self._timeout),
                     verify=self._verify,
                     proxies=self._proxies,
                 )
-                body = read_body(response)
+                body = read_body(response, deadline, self._read_timeout)
             except requests.exceptions.SSLError as exc:
                 self._counters.no_response()
                 raise ConfigurationError(
@@ -525,9 +487,12 @@ class PortaBillingClient:
                 ) from None
             except _RETRIED_EXCEPTIONS as exc:
                 self._counters.no_response()
-                raise TransientError(
-                    f"{type(exc).__name__}: {excerpt(str(exc))}", service=service, method=method
-                ) from None
+                reason = (
+                    deadline.describe()
+                    if deadline.has_expired(exc)
+                    else f"{type(exc).__name__}: {excerpt(str(exc))}"
+                )
+                raise TransientError(reason, service=service, method=method) from None
         return finish(response, body, service, method)
 
     def _encode(self, params: dict[str, Any], token: Token | None) -> tuple[Any, dict[str, str]]:

@@ -1,5 +1,6 @@
 """The Dagster definitions, wired from the environment (see README: configuration)."""
 
+import math
 import os
 from collections.abc import Mapping
 from datetime import date
@@ -8,6 +9,7 @@ from typing import Any
 import dagster as dg
 
 from connector.assets import accounts, customers, dead_letters_check, events, xdrs_asset
+from connector.auth import REALMS
 from connector.errors import ConfigurationError
 from connector.events.store import DEFAULT_EVENTS_DB
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
@@ -31,6 +33,8 @@ TUNING = {
     "PORTABILLING_PAGE_SIZE": "page_size",
     "PORTABILLING_MAX_CONCURRENCY": "max_concurrency",
     "PORTABILLING_TIMEOUT_S": "timeout_s",
+    "PORTABILLING_ATTEMPT_DEADLINE_S": "attempt_deadline_s",
+    "PORTABILLING_RETRY_BUDGET_S": "retry_budget_s",
     "PORTABILLING_REFRESH_MARGIN_S": "refresh_margin_s",
     "PORTABILLING_MAX_IN_FLIGHT": "max_in_flight",
 }
@@ -120,6 +124,8 @@ def portabilling_resource(environ: Mapping[str, str]) -> PortaBillingResource:
     }
     if environ.get("PORTABILLING_CA_BUNDLE"):
         settings["ca_bundle"] = dg.EnvVar("PORTABILLING_CA_BUNDLE")
+    if environ.get("PORTABILLING_REALM"):
+        settings["realm"] = parse_realm(environ)
     for name, field in TUNING.items():
         if environ.get(name):
             settings[field] = parse_number(environ, name)
@@ -146,6 +152,16 @@ def xdr_start_date(environ: Mapping[str, str]) -> date:
         ) from None
 
 
+def parse_realm(environ: Mapping[str, str]) -> str:
+    """`PORTABILLING_REALM`: the realm `Session/login_to_realm` logs in to."""
+    text = environ["PORTABILLING_REALM"].strip()
+    if text not in REALMS:
+        raise ConfigurationError(
+            f"PORTABILLING_REALM must be one of {', '.join(REALMS)}, got {text!r}"
+        )
+    return text
+
+
 def parse_bool(environ: Mapping[str, str], name: str, *, default: bool) -> bool:
     text = environ.get(name, "").strip().lower()
     if not text:
@@ -163,8 +179,8 @@ def parse_number(environ: Mapping[str, str], name: str) -> float | int:
         number = float(text) if "." in text else int(text)
     except ValueError:
         raise ConfigurationError(f"{name} must be a number, got {text!r}") from None
-    if number <= 0:
-        raise ConfigurationError(f"{name} must be positive, got {text!r}")
+    if not 0 < number < math.inf:  # NaN fails both comparisons
+        raise ConfigurationError(f"{name} must be a finite positive number, got {text!r}")
     return number
 
 

@@ -25,13 +25,41 @@ class PortaBillingResource(dg.ConfigurableResource):
     ca_bundle: str | None = Field(
         default=None, description="CA bundle to verify the server with (PORTABILLING_CA_BUNDLE)."
     )
-    timeout_s: float = Field(default=60.0, description="Read timeout of one request, seconds.")
+    timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Read timeout of one request, seconds (PORTABILLING_TIMEOUT_S).",
+    )
+    attempt_deadline_s: float = Field(
+        default=120.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds one attempt may take as a whole, body included "
+        "(PORTABILLING_ATTEMPT_DEADLINE_S).",
+    )
+    retry_budget_s: float = Field(
+        default=300.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds one call may spend retrying before it fails "
+        "(PORTABILLING_RETRY_BUDGET_S).",
+    )
     max_concurrency: int = Field(
         default=8, description="Requests in flight per run step (production clients use 8-10)."
     )
     page_size: int = Field(default=1000, description="Rows per list-method page.")
     refresh_margin_s: float = Field(
-        default=300.0, description="Refresh the access token this long before it expires."
+        default=300.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Refresh the access token this long before it expires, at most a third of "
+        "its lifetime (PORTABILLING_REFRESH_MARGIN_S).",
+    )
+    realm: str | None = Field(
+        default=None,
+        description="Log in to this realm with Session/login_to_realm: admin, reseller, customer "
+        "or account (PORTABILLING_REALM); unset: Session/login.",
     )
     legacy_auth: bool = Field(
         default=False, description="Form-encoded auth_info/params for servers before MR101."
@@ -64,9 +92,12 @@ class PortaBillingResource(dg.ConfigurableResource):
             api_token=self.api_token,
             verify=verify,
             timeout=self.timeout_s,
+            attempt_deadline=self.attempt_deadline_s,
+            retry_deadline=self.retry_budget_s,
             legacy=self.legacy_auth,
             max_concurrency=min(self.max_concurrency, self.max_in_flight or self.max_concurrency),
             refresh_margin=self.refresh_margin_s,
+            realm=self.realm,
             token_cache=self._token_cache(scope) if scope and self.share_session else None,
             request_slot=server_slots(self.url, self.max_in_flight).hold
             if self.max_in_flight
@@ -79,6 +110,8 @@ class PortaBillingResource(dg.ConfigurableResource):
 
     def _token_cache(self, scope: str) -> TokenCache:
         secret = self.password or self.api_token or ""
+        # A realm's session is not another realm's: each gets its own entry.
+        scope = f"{scope}@{self.realm}" if self.realm else scope
         return TokenCache(self.url, self.login, secret, scope=scope)
 
 

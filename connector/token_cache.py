@@ -8,7 +8,9 @@ process that could log in anyway can read it. The password itself is never writt
 
 `SessionManager` consults the cache under `locked()` before every login or refresh: a newer,
 valid token written by another process is adopted instead of logging in, and a refresh always uses
-the newest (single-use) refresh token, so two processes never burn each other's.
+the newest (single-use) refresh token, so two processes never burn each other's. An entry that
+cannot be read (a folder, a FIFO, a file without permission, garbage) is a miss: the process logs
+in and replaces it where it can, with one warning.
 """
 
 import base64
@@ -16,7 +18,9 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +31,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from connector.auth import SharedToken
 from connector.statedir import default_state_dir, private_dir
+
+logger = logging.getLogger(__name__)
 
 TOKENS_DIR = "tokens"
 # Entries untouched this long belong to runs that ended without logging out: their sessions
@@ -65,6 +71,7 @@ class TokenCache:
         self._lock_path = os.path.join(folder, f"{key}.lock")
         self._fernet = _fernet(secret, key)
         self._thread_lock = threading.Lock()
+        self._has_warned = False
 
     def __repr__(self) -> str:
         return f"TokenCache(path={self.path!r})"
@@ -82,22 +89,41 @@ class TokenCache:
                 os.close(fd)  # releases the flock
 
     def load(self) -> SharedToken | None:
-        """The cached session, or None (absent, or written with other credentials)."""
+        """The cached session, or None: absent, unreadable, or written with other credentials."""
         try:
-            with open(self.path, "rb") as handle:
-                sealed = handle.read()
+            sealed = _read_file(self.path)
             return SharedToken(**json.loads(self._fernet.decrypt(sealed)))
-        except (FileNotFoundError, InvalidToken, ValueError, TypeError):
+        except FileNotFoundError:
+            return None
+        except (OSError, InvalidToken, ValueError, TypeError) as exc:
+            self._warn_once("cannot be read", exc)
             return None
 
     def save(self, token: SharedToken) -> None:
-        """Replace the cached session atomically (write a private temporary file, rename)."""
+        """Replace the cached session atomically (write a private temporary file, rename).
+
+        When the entry cannot be replaced, the session stays this process's own (one warning).
+        """
         sealed = self._fernet.encrypt(json.dumps(token.shared_fields()).encode())
         temporary = f"{self.path}.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(sealed)
-        os.replace(temporary, self.path)
+        try:
+            _replace(temporary, self.path)
+        except OSError as exc:
+            os.remove(temporary)
+            self._warn_once("cannot be replaced", exc)
+
+    def _warn_once(self, problem: str, exc: Exception) -> None:
+        if not self._has_warned:
+            self._has_warned = True
+            reason = (
+                exc.strerror if isinstance(exc, OSError) else "not readable with these credentials"
+            )
+            logger.warning(
+                "token cache entry %s %s (%s); logging in again", self.path, problem, reason
+            )
 
     def clear(self) -> None:
         """Forget the cached session (at the run's end: no process of the run still uses it)."""
@@ -107,8 +133,26 @@ class TokenCache:
 
 
 def remove_stale(folder: str, older_than: float) -> None:
-    """Remove cache entries last written before `older_than` (epoch seconds)."""
+    """Remove cache entries last written before `older_than` (epoch seconds); skip what can't be."""
     for entry in os.scandir(folder):
-        with contextlib.suppress(FileNotFoundError):
-            if entry.stat().st_mtime < older_than:
+        with contextlib.suppress(OSError):
+            if entry.stat(follow_symlinks=False).st_mtime < older_than:
                 os.remove(entry.path)
+
+
+def _read_file(path: str) -> bytes:
+    """The content of the regular file at `path`; anything else raises (a FIFO never blocks)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        return handle.read()
+
+
+def _replace(source: str, target: str) -> None:
+    """`os.replace`, also over an empty folder in the way; a folder with content raises."""
+    try:
+        os.replace(source, target)
+    except IsADirectoryError:
+        os.rmdir(target)
+        os.replace(source, target)

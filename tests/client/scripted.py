@@ -17,6 +17,7 @@ class Reply:
     body: dict[str, Any] | bytes = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     before: Callable[[], None] | None = None  # runs before answering (e.g. moves a fake clock)
+    drip: Callable[[], None] | None = None  # the body goes byte by byte, this runs after each
 
 
 def fault(code: str, text: str = "fault") -> Reply:
@@ -87,7 +88,18 @@ def _handler_for(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
-            self.wfile.write(payload)
+            if reply.drip is None:
+                self.wfile.write(payload)
+            else:
+                self._drip(payload, reply.drip)
+
+        def _drip(self, payload: bytes, after_each: Callable[[], None]) -> None:
+            try:
+                for byte in payload:
+                    self.wfile.write(bytes([byte]))
+                    after_each()
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client gave up
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

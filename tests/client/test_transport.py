@@ -232,13 +232,15 @@ def test_send_keeps_a_200_body_as_text_until_decoded(
 
 
 def test_bytes_and_requests_are_counted(server: ScriptedServer, make_client: Factory) -> None:
+    lifetime = Reply(200, {"access_token_lifetime": 900})
+    server.script("Session/get_access_token_lifetime", lifetime)
     server.script("Account/get_account_info", Reply(503, b"busy"), OK)
     client = make_client()
     client.call(*CALL)
     login_size = len(json.dumps(session_reply("opaque-access", session_id="sid-1").body))
-    ok_size = len(json.dumps(OK.body))
-    assert client.stats.requests == 3
-    assert client.stats.bytes_received == login_size + len(b"busy") + ok_size
+    sizes = login_size + len(json.dumps(lifetime.body)) + len(b"busy") + len(json.dumps(OK.body))
+    assert client.stats.requests == 4  # login, lifetime, 503, answer
+    assert client.stats.bytes_received == sizes
 
 
 def test_closed_client_refuses_calls(server: ScriptedServer, make_client: Factory) -> None:

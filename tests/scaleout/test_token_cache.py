@@ -1,5 +1,6 @@
 """The token cache: processes of a run share one session, stored privately and encrypted."""
 
+import logging
 import os
 import stat
 import time
@@ -137,3 +138,80 @@ def test_entries_of_long_gone_runs_are_removed(emu, state, clock, age_s, is_kept
 
     TokenCache(emu.url, emu.login, emu.password, scope="run-9", state_dir=state, clock=later)
     assert os.path.exists(cache.path) == is_kept
+
+
+def _folder(path):
+    os.mkdir(path)
+
+
+def _folder_with_content(path):
+    os.mkdir(path)
+    with open(os.path.join(path, "keep"), "w") as handle:
+        handle.write("x")
+
+
+def _garbage(path):
+    with open(path, "wb") as handle:
+        handle.write(os.urandom(64))
+
+
+def _fifo(path):
+    os.mkfifo(path, 0o600)
+
+
+def _symlink_loop(path):
+    os.symlink(path, path)  # opening it fails (ELOOP), whoever runs the test
+
+
+def _no_permission(path):
+    _garbage(path)
+    os.chmod(path, 0)
+
+
+UNREADABLE = {
+    "folder": _folder,
+    "folder-with-content": _folder_with_content,
+    "garbage": _garbage,
+    "fifo": _fifo,
+    "symlink-loop": _symlink_loop,
+    "no-permission": _no_permission,
+}
+
+
+@pytest.mark.parametrize("make_entry", UNREADABLE.values(), ids=UNREADABLE.keys())
+def test_an_unreadable_entry_is_a_miss_with_one_warning(emu, state, clock, caplog, make_entry):
+    cache = new_cache(emu, state, clock)
+    make_entry(cache.path)
+    client = new_client(emu, cache, clock)
+    with caplog.at_level(logging.WARNING, logger="connector.token_cache"):
+        list_accounts(client)
+        clock.advance(LIFETIME_S)  # the refresh reads the entry again
+        list_accounts(client)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "connector.token_cache"]
+    assert len(warnings) == 1
+    assert cache.path in warnings[0]
+    assert emu.password not in warnings[0] and "eyJ" not in warnings[0]
+    assert emu.counters.logins == 1
+
+
+@pytest.mark.parametrize(
+    "make_entry",
+    [f for name, f in UNREADABLE.items() if name != "folder-with-content"],
+    ids=[name for name in UNREADABLE if name != "folder-with-content"],
+)
+def test_an_unreadable_entry_is_replaced(emu, state, clock, make_entry):
+    cache = new_cache(emu, state, clock)
+    make_entry(cache.path)
+    list_accounts(new_client(emu, cache, clock))
+    list_accounts(new_client(emu, new_cache(emu, state, clock), clock))
+    assert stat.S_ISREG(os.lstat(cache.path).st_mode)
+    assert emu.counters.logins == 1  # the second process adopted the replaced entry
+
+
+def test_an_entry_that_cannot_be_replaced_leaves_each_process_its_own_session(emu, state, clock):
+    cache = new_cache(emu, state, clock)
+    _folder_with_content(cache.path)
+    for _ in range(2):
+        list_accounts(new_client(emu, new_cache(emu, state, clock), clock))
+    assert emu.counters.logins == 2
+    assert os.path.isdir(cache.path)
