@@ -31,10 +31,15 @@ def _webhook(db_path: str, env: dict[str, str], *options: str) -> subprocess.Pop
     )
 
 
+def _startup_line(process: subprocess.Popen[str]) -> str:
+    """The line the command prints once it listens."""
+    assert process.stdout is not None
+    return process.stdout.readline()
+
+
 def _base_url(process: subprocess.Popen[str]) -> str:
     """The URL the command prints once it listens."""
-    assert process.stdout is not None
-    line = process.stdout.readline()
+    line = _startup_line(process)
     match = re.search(r"(http://\S+)/events", line)
     assert match, f"no URL in {line!r}"
     return match.group(1)
@@ -61,6 +66,21 @@ def test_command_stores_events_and_exits_0_on_sigterm(
     assert process.wait(timeout=10) == 0
     with EventStore(db_path) as store:
         assert [event.i_event for event in store.events([1])] == [1]
+
+
+def test_startup_line_names_the_url_and_scheme_but_no_credential(db_path: str) -> None:
+    env = {
+        "PORTABILLING_WEBHOOK_CUSTOM_TYPE": "Key",
+        "PORTABILLING_WEBHOOK_CUSTOM_CREDENTIAL": "c1-secret",
+    }
+    process = _webhook(db_path, env, "--auth", "custom")
+    try:
+        line = _startup_line(process)
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+    assert re.match(r"receiving events on http://127\.0\.0\.1:\d+/events \(auth: custom,", line)
+    assert "c1-secret" not in line
 
 
 def test_command_refuses_wrong_credentials(webhook: tuple[subprocess.Popen[str], str]) -> None:
@@ -154,6 +174,9 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event(
     [
         (["--tls-cert", "cert.pem"], "--tls-key"),
         (["--max-body-bytes", "0"], "positive"),
+        (["--read-timeout", "nan"], "--read-timeout"),
+        (["--read-timeout", "inf"], "--read-timeout"),
+        (["--max-connections", "0"], "--max-connections"),
         (["--auth", "custom"], "PORTABILLING_WEBHOOK_CUSTOM_TYPE"),
     ],
 )
