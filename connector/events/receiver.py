@@ -67,6 +67,7 @@ class EventReceiver:
             log_level="warning",
             server_header=False,
             http=protocol_with(self.limits),
+            ws="none",  # no upgrades: a connection stays under the limits' watch
             timeout_keep_alive=self.limits.keep_alive_s,
             timeout_graceful_shutdown=_GRACE_S,
             backlog=_BACKLOG,

@@ -122,3 +122,17 @@ def test_over_the_cap_the_longest_idle_connection_goes_first(
         oldest, *_ = _open_idle(rx, 10, idle_sockets)
         assert post(rx.url, delivery(1), basic_header()).status_code == 200
         assert _closed_by_server(oldest)
+
+
+def test_a_websocket_upgrade_is_served_as_plain_http(store: EventStore) -> None:
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    with _receiver(store, ConnectionLimits()) as rx:
+        connection = http.client.HTTPConnection(*_address(rx), timeout=10)
+        connection.request("GET", "/health", headers=upgrade)
+        assert connection.getresponse().status == 200  # still under the read deadline and cap
+        connection.close()
