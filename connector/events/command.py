@@ -19,6 +19,13 @@ from connector.events.receiver import EventReceiver
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore, default_events_db_path
 
 DEFAULT_PORT = 8788  # beside the emulator on 8787
+_POSITIVE_OPTIONS = (
+    "max_body_bytes",
+    "max_clock_skew",
+    "read_timeout",
+    "keep_alive_timeout",
+    "max_connections",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +72,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " (default %(default)s)",
     )
     parser.add_argument(
+        "--keep-alive-timeout",
+        type=int,
+        default=ConnectionLimits.keep_alive_s,
+        help="seconds an idle connection is kept between requests (default %(default)s)",
+    )
+    parser.add_argument(
         "--max-connections",
         type=int,
         default=ConnectionLimits.max_connections,
@@ -96,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
             max_body_bytes=args.max_body_bytes,
             tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
             limits=ConnectionLimits(
-                read_timeout_s=args.read_timeout, max_connections=args.max_connections
+                read_timeout_s=args.read_timeout,
+                keep_alive_s=args.keep_alive_timeout,
+                max_connections=args.max_connections,
             ),
         ) as receiver,
     ):
@@ -110,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_positive(args: argparse.Namespace) -> None:
     """Refuse limits that are zero, negative or not finite, naming the option."""
-    for option in ("max_body_bytes", "max_clock_skew", "read_timeout", "max_connections"):
+    for option in _POSITIVE_OPTIONS:
         if not 0 < getattr(args, option) < math.inf:
             raise WebhookConfigError(f"--{option.replace('_', '-')} must be positive and finite")
 

@@ -172,6 +172,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event(
         (["--read-timeout", "nan"], "--read-timeout"),
         (["--read-timeout", "inf"], "--read-timeout"),
         (["--max-connections", "0"], "--max-connections"),
+        (["--keep-alive-timeout", "0"], "--keep-alive-timeout"),
         (["--auth", "custom"], "PORTABILLING_WEBHOOK_CUSTOM_TYPE"),
     ],
 )
