@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from connector.events.auth import Authenticator, BasicAuth
+from connector.events.auth import REQUEST_TARGET, Authenticator, BasicAuth, body_matches_digest
+from connector.events.body import decode_body
 from connector.events.committer import GroupCommitter
 from connector.events.store import EventStore
 from connector.events.types import Event, InvalidEvent, parse_event
@@ -36,12 +37,14 @@ class _Rejected(Exception):
 
 
 class _Headers:
-    """Case-insensitive view of ASGI headers."""
+    """Case-insensitive view of a request's headers, with its `(request-target)` for signatures."""
 
-    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, scope: Scope) -> None:
         self._values = {
-            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in scope["headers"]
         }
+        self._values[REQUEST_TARGET] = _request_target(scope)
 
     def get(self, name: str, /) -> str | None:
         return self._values.get(name.lower())
@@ -81,12 +84,8 @@ class WebhookApp:
             await _reply(send, HTTPStatus.NOT_FOUND, {"error": "not found"})
 
     async def _post_event(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = _Headers(scope["headers"])
         try:
-            if not self.auth.is_authorized(headers):
-                raise _Rejected(HTTPStatus.UNAUTHORIZED, "missing or wrong credentials")
-            event = self._parse(await self._read_body(headers, receive))
-            is_new = await self._committer.submit(event)
+            is_new = await self._accept(_Headers(scope), receive)
         except _Rejected as rejection:
             await _reply(
                 send, rejection.status, {"error": rejection.reason}, self._challenge(rejection)
@@ -97,8 +96,20 @@ class WebhookApp:
             await _reply(
                 send, HTTPStatus.SERVICE_UNAVAILABLE, body, [(b"retry-after", _RETRY_AFTER_S)]
             )
+        except Exception as exc:  # this event alone could not be stored: no traceback to anyone
+            logger.error("event not stored: %s", type(exc).__name__)
+            await _reply(send, HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "event not stored"})
         else:
             await _reply(send, HTTPStatus.OK, {"status": "stored" if is_new else "duplicate"})
+
+    async def _accept(self, headers: _Headers, receive: Receive) -> bool:
+        """Authenticate, read, check and store one delivery; False if a duplicate."""
+        if not self.auth.is_authorized(headers):
+            raise _Rejected(HTTPStatus.UNAUTHORIZED, "missing or wrong credentials")
+        body = await self._read_body(headers, receive)
+        if not body_matches_digest(headers.get("Digest"), body):
+            raise _Rejected(HTTPStatus.UNAUTHORIZED, "body does not match its Digest header")
+        return await self._committer.submit(self._parse(body))
 
     async def _read_body(self, headers: _Headers, receive: Receive) -> bytes:
         """The body, refused with 413 as soon as it is known to exceed the limit."""
@@ -124,11 +135,7 @@ class WebhookApp:
 
     def _parse(self, body: bytes) -> Event:
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise _Rejected(HTTPStatus.BAD_REQUEST, f"malformed JSON: {exc}") from None
-        try:
-            return parse_event(payload, datetime.fromtimestamp(self.clock(), UTC))
+            return parse_event(decode_body(body), datetime.fromtimestamp(self.clock(), UTC))
         except InvalidEvent as exc:
             raise _Rejected(HTTPStatus.BAD_REQUEST, str(exc)) from None
 
@@ -145,6 +152,14 @@ class WebhookApp:
             await _reply(send, HTTPStatus.SERVICE_UNAVAILABLE, {"status": "unavailable"})
             return
         await _reply(send, HTTPStatus.OK, {"status": "ok", "events": counts})
+
+
+def _request_target(scope: Scope) -> str:
+    """`post /events?query`, as HTTP signatures spell the request line they cover."""
+    path = scope.get("raw_path") or scope["path"].encode()
+    query = scope.get("query_string") or b""
+    target = path + b"?" + query if query else path
+    return f"{scope['method'].lower()} {target.decode('latin-1')}"
 
 
 async def _reply(

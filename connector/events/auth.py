@@ -12,7 +12,9 @@ from typing import Protocol
 
 SCHEMES = ("basic", "custom", "signature")
 DEFAULT_MAX_CLOCK_SKEW_S = 300.0
+REQUEST_TARGET = "(request-target)"  # the pseudo-header a signature may cover: `post /events`
 _SIGNATURE_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
+_DIGESTS = {"sha-256": "sha256", "sha-512": "sha512"}  # `Digest` algorithms we can check
 
 
 class WebhookConfigError(ValueError):
@@ -20,7 +22,7 @@ class WebhookConfigError(ValueError):
 
 
 class Headers(Protocol):
-    """Case-insensitive request headers (`http.client.HTTPMessage`, or a dict in unit use)."""
+    """Case-insensitive request headers, and `(request-target)` (a dict in unit use)."""
 
     def get(self, name: str, /) -> str | None: ...
 
@@ -80,7 +82,9 @@ class SignatureAuth:
 
     The skew bound is the replay protection: a captured request stops being accepted once its
     `Date` is more than `max_clock_skew_s` away from our clock (duplicates are then absorbed by
-    the `i_event` de-duplication).
+    the `i_event` de-duplication). ESPF signs only `Date`, so the body is not authenticated; a
+    signature whose `headers="..."` names more (`date digest`, `(request-target)`) covers those
+    headers too, in the order listed, as HTTP message signatures (draft-cavage) spell them.
     """
 
     def __init__(
@@ -101,20 +105,25 @@ class SignatureAuth:
 
     def sign(self, date: str) -> str:
         """The signature ESPF sends for a `Date` header value."""
-        digest = hmac.new(self._key, f"date: {date}".encode(), hashlib.sha1).digest()
+        return self._sign(f"date: {date}")
+
+    def _sign(self, signing_string: str) -> str:
+        digest = hmac.new(self._key, signing_string.encode(), hashlib.sha1).digest()
         return base64.b64encode(digest).decode()
 
     def is_authorized(self, headers: Headers) -> bool:
         scheme, credentials = _split_authorization(headers)
         params = dict(_SIGNATURE_PARAM.findall(credentials))
-        date = headers.get("Date") or ""
+        signed = params.get("headers", "date").lower().split()
+        signing_string = _signing_string(headers, signed)
+        if signing_string is None or "date" not in signed:  # the skew bound needs a signed Date
+            return False
         return (
             scheme.lower() == "signature"
             and params.get("algorithm", "").lower() == "hmac-sha1"
-            and params.get("headers", "date").lower() == "date"
-            and self._is_recent(date)
+            and self._is_recent(headers.get("Date") or "")
             and _same(params.get("keyId", "").encode(), self._key_id)
-            and _same(params.get("signature", "").encode(), self.sign(date).encode())
+            and _same(params.get("signature", "").encode(), self._sign(signing_string).encode())
         )
 
     def _is_recent(self, date: str) -> bool:
@@ -123,6 +132,31 @@ class SignatureAuth:
         except (TypeError, ValueError, IndexError):
             return False
         return abs(self._clock() - sent) <= self._max_skew
+
+
+def _signing_string(headers: Headers, names: list[str]) -> str | None:
+    """`name: value` lines of the signed headers, in the order signed; None if one is missing."""
+    values = [headers.get(name) for name in names]
+    if any(value is None for value in values):
+        return None
+    return "\n".join(f"{name}: {value}" for name, value in zip(names, values, strict=True))
+
+
+def body_matches_digest(digest_header: str | None, body: bytes) -> bool:
+    """True without a `Digest` header; else it must carry SHA-256 or SHA-512 and all must match."""
+    if digest_header is None:
+        return True
+    checked = [
+        _digest_matches(_DIGESTS[algorithm.strip().lower()], value.strip(), body)
+        for algorithm, _, value in (item.partition("=") for item in digest_header.split(","))
+        if algorithm.strip().lower() in _DIGESTS
+    ]
+    return bool(checked) and all(checked)
+
+
+def _digest_matches(hash_name: str, encoded: str, body: bytes) -> bool:
+    expected = base64.b64encode(hashlib.new(hash_name, body).digest())
+    return _same(encoded.encode(), expected)
 
 
 def _required(environ: Mapping[str, str], name: str) -> str:

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import math
 import os
 import signal
 import threading
@@ -13,10 +14,18 @@ from connector.events.auth import (
     WebhookConfigError,
     authenticator_from_env,
 )
+from connector.events.connections import ConnectionLimits
 from connector.events.receiver import EventReceiver
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore, default_events_db_path
 
 DEFAULT_PORT = 8788  # beside the emulator on 8787
+_POSITIVE_OPTIONS = (
+    "max_body_bytes",
+    "max_clock_skew",
+    "read_timeout",
+    "keep_alive_timeout",
+    "max_connections",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,15 +64,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_CLOCK_SKEW_S,
         help="signature: seconds a Date may be off, bounding replays (default %(default)s)",
     )
-
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=ConnectionLimits.read_timeout_s,
+        help="seconds a peer has to send a whole request; then it is disconnected"
+        " (default %(default)s)",
+    )
+    parser.add_argument(
+        "--keep-alive-timeout",
+        type=int,
+        default=ConnectionLimits.keep_alive_s,
+        help="seconds an idle connection is kept between requests (default %(default)s)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=ConnectionLimits.max_connections,
+        help="beyond this, the idlest connection is closed, unauthenticated ones first"
+        " (default %(default)s)",
+    )
     parser.add_argument("--tls-cert", help="PEM certificate chain: serve HTTPS (with --tls-key)")
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until SIGINT/SIGTERM; events in flight are committed before exiting."""
-    if args.max_body_bytes <= 0 or args.max_clock_skew <= 0:
-        raise WebhookConfigError("--max-body-bytes and --max-clock-skew must be positive")
+    _check_positive(args)
     if (args.tls_cert is None) != (args.tls_key is None):
         raise WebhookConfigError("--tls-cert and --tls-key go together")
     auth = authenticator_from_env(args.auth, os.environ, max_clock_skew_s=args.max_clock_skew)
@@ -81,11 +108,26 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             max_body_bytes=args.max_body_bytes,
             tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
+            limits=ConnectionLimits(
+                read_timeout_s=args.read_timeout,
+                keep_alive_s=args.keep_alive_timeout,
+                max_connections=args.max_connections,
+            ),
         ) as receiver,
     ):
-        print(f"receiving events on {receiver.url}/events (store: {db_path})", flush=True)
+        print(
+            f"receiving events on {receiver.url}/events (auth: {args.auth}, store: {db_path})",
+            flush=True,
+        )
         stopping.wait()
     return 0
+
+
+def _check_positive(args: argparse.Namespace) -> None:
+    """Refuse limits that are zero, negative or not finite, naming the option."""
+    for option in _POSITIVE_OPTIONS:
+        if not 0 < getattr(args, option) < math.inf:
+            raise WebhookConfigError(f"--{option.replace('_', '-')} must be positive and finite")
 
 
 def _stop_on_signals() -> threading.Event:

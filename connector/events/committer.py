@@ -1,19 +1,22 @@
 """Group commit: one writer task stores concurrent events in one durable transaction."""
 
 import asyncio
+import sqlite3
 
 from connector.events.store import EventStore
 from connector.events.types import Event
 
 _Waiter = tuple[Event, "asyncio.Future[bool]"]
+_Outcome = bool | Exception
 
 
 class GroupCommitter:
     """Serializes writes: each `submit` resolves once its event's transaction is committed.
 
     While one transaction (and its fsync) runs in a worker thread, new events queue up; the next
-    transaction takes them all, so the fsync cost is shared by every concurrent request. Lives in
-    one event loop.
+    transaction takes them all, so the fsync cost is shared by every concurrent request. If that
+    transaction fails for a reason one event may cause, the batch is stored again one event per
+    transaction, so only the events that fail themselves fail. Lives in one event loop.
     """
 
     def __init__(self, store: EventStore, *, max_batch: int = 1000) -> None:
@@ -39,13 +42,35 @@ class GroupCommitter:
 
     async def _commit(self, batch: list[_Waiter]) -> None:
         events = [event for event, _ in batch]
+        outcomes: list[_Outcome]
         try:
-            stored = await asyncio.to_thread(self._store.add_many, events)
+            outcomes = list(await asyncio.to_thread(self._store.add_many, events))
         except Exception as exc:  # every waiter must hear about it; later batches still try
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_, future), is_new in zip(batch, stored, strict=True):
-            if not future.done():
-                future.set_result(is_new)
+            if len(batch) == 1 or _is_store_failure(exc):
+                outcomes = [exc] * len(batch)
+            else:
+                outcomes = await asyncio.to_thread(self._add_each, events)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    def _add_each(self, events: list[Event]) -> list[_Outcome]:
+        """Store events one transaction each; a failing event fails alone unless the store does."""
+        outcomes: list[_Outcome] = []
+        for event in events:
+            try:
+                outcomes.append(self._store.add(event))
+            except Exception as exc:
+                outcomes.append(exc)
+                if _is_store_failure(exc):  # locked, full, closed: the rest would fail the same
+                    return outcomes + [exc] * (len(events) - len(outcomes))
+        return outcomes
+
+
+def _is_store_failure(exc: Exception) -> bool:
+    """Whether the store itself failed (any event would), as opposed to one event's content."""
+    return isinstance(exc, sqlite3.OperationalError | sqlite3.ProgrammingError)

@@ -9,16 +9,20 @@ import uvicorn
 
 from connector.events.app import DEFAULT_MAX_BODY_BYTES, WebhookApp
 from connector.events.auth import Authenticator
+from connector.events.connections import ConnectionLimits, protocol_with
 from connector.events.store import EventStore
 
-_KEEP_ALIVE_S = 30  # ESPF posts ~10/s: keep its connection instead of reconnecting each time
 _BACKLOG = 2048
 _GRACE_S = 5  # stop: in-flight commits take ms; idle TLS peers must not hold shutdown for 30 s
-_MAX_CONCURRENT_REQUESTS = 1000  # beyond this, 503: ESPF retries later instead of us falling over
 
 
 class EventReceiver:
-    """The HTTP receiver; `rx.url` is the base (events at `/events`, health at `/health`)."""
+    """The HTTP receiver; `rx.url` is the base (events at `/events`, health at `/health`).
+
+    No concurrency limit answers 503: idle or slow peers are bounded by `limits` instead (a read
+    deadline per request, keep-alive, and a connection cap that evicts idle connections first).
+    uvicorn's `limit_max_requests` does not fit: it stops the server, and nothing restarts it.
+    """
 
     def __init__(
         self,
@@ -29,9 +33,11 @@ class EventReceiver:
         port: int = 0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         tls: tuple[str, str] | None = None,
+        limits: ConnectionLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = WebhookApp(store, auth, max_body_bytes=max_body_bytes, clock=clock)
+        self.limits = limits or ConnectionLimits()
         self._address = (host, port)
         self._tls = tls  # (certificate chain PEM path, private key PEM path): serve HTTPS
         self._socket: socket.socket | None = None
@@ -60,10 +66,11 @@ class EventReceiver:
             access_log=False,
             log_level="warning",
             server_header=False,
-            timeout_keep_alive=_KEEP_ALIVE_S,
+            http=protocol_with(self.limits),
+            ws="none",  # no upgrades: a connection stays under the limits' watch
+            timeout_keep_alive=self.limits.keep_alive_s,
             timeout_graceful_shutdown=_GRACE_S,
             backlog=_BACKLOG,
-            limit_concurrency=_MAX_CONCURRENT_REQUESTS,
             ssl_certfile=self._tls[0] if self._tls else None,
             ssl_keyfile=self._tls[1] if self._tls else None,
         )

@@ -6,8 +6,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-_MAX_SQLITE_INT = 2**63 - 1
-_DIGITS = re.compile(r"\s*\d+\s*")
+MAX_ID = 2**63 - 1  # int64, as SQLite and the tables store ids
+_MAX_ID_DIGITS = len(str(MAX_ID))
+_ID_TEXT = re.compile(r"\s*0*([0-9]+)\s*", re.ASCII)  # ASCII digits only
 
 
 class EntityKind(StrEnum):
@@ -50,16 +51,34 @@ class StoredEvent(Event):
     run_id: str | None
 
 
-def parse_id(value: object, name: str) -> int:
-    """An id sent as an int or a string of digits, as a positive int."""
-    if isinstance(value, bool) or not isinstance(value, int | str):
+def parse_id(value: object, name: str, *, minimum: int = 1) -> int:
+    """An id sent as an int or a string of ASCII digits, as an int from `minimum` to `MAX_ID`."""
+    number = _id_number(value)
+    if number is None:
         raise InvalidEvent(f"{name} must be an integer or a string of digits")
-    if isinstance(value, str) and not _DIGITS.fullmatch(value):
-        raise InvalidEvent(f"{name} must be an integer or a string of digits")
-    number = int(value)
-    if not 0 < number <= _MAX_SQLITE_INT:
+    if not minimum <= number <= MAX_ID:
         raise InvalidEvent(f"{name} is out of range")
     return number
+
+
+def _id_number(value: object) -> int | None:
+    """The int an id value spells (MAX_ID + 1 for any longer digit string), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    match = _ID_TEXT.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    digits = match.group(1)
+    return int(digits) if len(digits) <= _MAX_ID_DIGITS else MAX_ID + 1  # no 5,000-digit int()
+
+
+def _check_ids(variables: dict[str, Any]) -> None:
+    """Every `i_*` variable is null or an id a table can hold (0 included: "none" in places)."""
+    for name, value in variables.items():
+        if name.startswith("i_") and value is not None:
+            parse_id(value, f"variables.{name}", minimum=0)
 
 
 def entity_of(event_type: str, variables: dict[str, Any]) -> tuple[EntityKind, int] | None:
@@ -86,6 +105,7 @@ def parse_event(payload: object, received_at: datetime) -> Event:
     if "i_event" not in variables:
         raise InvalidEvent("variables.i_event is missing")
     i_event = parse_id(variables["i_event"], "variables.i_event")
+    _check_ids(variables)
     entity = entity_of(event_type, variables)
     return Event(
         i_event=i_event,

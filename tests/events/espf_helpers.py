@@ -33,6 +33,27 @@ def signature_headers(epoch: float, key: str = SIGNING_KEY, key_id: str = KEY_ID
     return {"Date": date, "Authorization": authorization}
 
 
+def digest_header(body: bytes, algorithm: str = "SHA-256") -> dict[str, str]:
+    """An RFC 3230 `Digest` header of `body`."""
+    digest = hashlib.new(algorithm.replace("-", "").lower(), body).digest()
+    return {"Digest": f"{algorithm}={base64.b64encode(digest).decode()}"}
+
+
+def multi_signature_headers(
+    epoch: float, body: bytes, names: tuple[str, ...], target: str = "post /events"
+) -> dict[str, str]:
+    """Headers signed over `names` in order (draft-cavage), with a `Digest` of `body`."""
+    headers = {"Date": formatdate(epoch, usegmt=True), **digest_header(body)}
+    values = {"date": headers["Date"], "digest": headers["Digest"], "(request-target)": target}
+    signing_string = "\n".join(f"{name}: {values[name]}" for name in names)
+    digest = hmac.new(SIGNING_KEY.encode(), signing_string.encode(), hashlib.sha1).digest()
+    headers["Authorization"] = (
+        f'Signature keyId="{KEY_ID}",algorithm="hmac-sha1",headers="{" ".join(names)}",'
+        f'signature="{base64.b64encode(digest).decode()}"'
+    )
+    return headers
+
+
 def delivery(i_event: int | str, event_type: str = "Subscriber/Updated", **variables: Any) -> bytes:
     """An ESPF delivery body."""
     if event_type.startswith(("Subscriber/", "Account/")):

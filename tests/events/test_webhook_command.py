@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -31,24 +32,32 @@ def _webhook(db_path: str, env: dict[str, str], *options: str) -> subprocess.Pop
     )
 
 
-def _base_url(process: subprocess.Popen[str]) -> str:
-    """The URL the command prints once it listens."""
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"(http://\S+)/events", line)
-    assert match, f"no URL in {line!r}"
+@contextmanager
+def _running(
+    db_path: str, env: dict[str, str], *options: str
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """The command, killed when the block ends, and the line it prints once it listens."""
+    process = _webhook(db_path, env, *options)
+    try:
+        assert process.stdout is not None
+        yield process, process.stdout.readline()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def _base_url(startup_line: str) -> str:
+    """The URL in the start-up line."""
+    match = re.search(r"(http://\S+)/events", startup_line)
+    assert match, f"no URL in {startup_line!r}"
     return match.group(1)
 
 
 @pytest.fixture
 def webhook(db_path: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = _webhook(db_path, BASIC_ENV)
-    try:
-        yield process, _base_url(process)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
+    with _running(db_path, BASIC_ENV) as (process, line):
+        yield process, _base_url(line)
 
 
 def test_command_stores_events_and_exits_0_on_sigterm(
@@ -61,6 +70,16 @@ def test_command_stores_events_and_exits_0_on_sigterm(
     assert process.wait(timeout=10) == 0
     with EventStore(db_path) as store:
         assert [event.i_event for event in store.events([1])] == [1]
+
+
+def test_startup_line_names_the_url_and_scheme_but_no_credential(db_path: str) -> None:
+    env = {
+        "PORTABILLING_WEBHOOK_CUSTOM_TYPE": "Key",
+        "PORTABILLING_WEBHOOK_CUSTOM_CREDENTIAL": "c1-secret",
+    }
+    with _running(db_path, env, "--auth", "custom") as (_, line):
+        assert re.match(r"receiving events on http://127\.0\.0\.1:\d+/events \(auth: custom,", line)
+        assert "c1-secret" not in line
 
 
 def test_command_refuses_wrong_credentials(webhook: tuple[subprocess.Popen[str], str]) -> None:
@@ -82,14 +101,10 @@ def test_custom_scheme_from_the_environment(db_path: str) -> None:
         "PORTABILLING_WEBHOOK_CUSTOM_TYPE": "Key",
         "PORTABILLING_WEBHOOK_CUSTOM_CREDENTIAL": "c1",
     }
-    process = _webhook(db_path, env, "--auth", "custom")
-    try:
-        url = _base_url(process)
+    with _running(db_path, env, "--auth", "custom") as (_, line):
+        url = _base_url(line)
         assert post(url, delivery(1), {"Authorization": "Key c1"}).status_code == 200
         assert post(url, delivery(2), basic_header()).status_code == 401
-    finally:
-        process.kill()
-        process.communicate(timeout=10)
 
 
 class _Burst:
@@ -154,6 +169,10 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event(
     [
         (["--tls-cert", "cert.pem"], "--tls-key"),
         (["--max-body-bytes", "0"], "positive"),
+        (["--read-timeout", "nan"], "--read-timeout"),
+        (["--read-timeout", "inf"], "--read-timeout"),
+        (["--max-connections", "0"], "--max-connections"),
+        (["--keep-alive-timeout", "0"], "--keep-alive-timeout"),
         (["--auth", "custom"], "PORTABILLING_WEBHOOK_CUSTOM_TYPE"),
     ],
 )
