@@ -17,7 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)  ## run the main job on the bundled emulator, tables land in ./data
 	$(BIN)/portabilling demo --data-dir data
 
-test: $(STAMP)  ## the whole test suite (what CI runs)
+test: $(STAMP)  ## the whole test suite
 	$(BIN)/pytest -q
 
 test-legacy: $(STAMP)  ## the whole suite against a pre-MR101 emulator, clients in legacy mode
@@ -30,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test  ## lint, type check and tests
+check: lint typecheck test  ## lint, format check, type check and tests (what CI runs: .ci/run)
 
 dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev

@@ -2,7 +2,7 @@
 
 The emulator runs in its own process (`portabilling emulator`); each partition is one Dagster run
 of the project's xDR job, configured from the environment like production, and a pool of N spawned
-worker processes runs N partitions at a time. Results go to benchmarks/results/backfill.md.
+worker processes runs N partitions at a time. Results go to benchmarks/out/backfill.md.
 
     python benchmarks/backfill_bench.py [--parallel 1 2 4] [--days 30] [--max-in-flight 16]
 """
@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results" / "backfill.md"
+RESULTS = REPO / "benchmarks" / "out" / "backfill.md"
 START = date(2024, 1, 1)
 
 
@@ -118,6 +118,7 @@ def write_results(args: argparse.Namespace, lines: list[str]) -> None:
         "| parallel partitions | wall s | s per partition | xDRs | xDRs/s | load avg at start |",
         "|---|---|---|---|---|---|",
     ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join([*header, *lines, ""]))
 
 

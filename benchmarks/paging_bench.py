@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import requests
 
-from connector import PortaBillingClient
+from connector import ClientSettings, PortaBillingClient
 from connector.paging import ListScan
 
 LOGIN, PASSWORD = "demo", "exAmple"
@@ -48,7 +48,9 @@ def emulator_process(accounts: int, latency_ms: int) -> Iterator[str]:
 
 
 def _client(url: str, concurrency: int) -> PortaBillingClient:
-    client = PortaBillingClient(url, login=LOGIN, password=PASSWORD, max_concurrency=concurrency)
+    client = PortaBillingClient(
+        url, login=LOGIN, password=PASSWORD, settings=ClientSettings(max_concurrency=concurrency)
+    )
     client.call("Session", "ping", {})  # log in outside the timed part
     return client
 

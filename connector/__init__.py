@@ -10,9 +10,11 @@ from connector.errors import (
     SessionRejectedError,
     TransientError,
 )
+from connector.settings import ClientSettings
 
 __all__ = [
     "AuthenticationError",
+    "ClientSettings",
     "ClientStats",
     "ConfigurationError",
     "FaultError",

@@ -14,7 +14,7 @@ import dagster as dg
 import pyarrow as pa
 
 from connector.events.store import DEAD
-from connector.extract import Extraction, Tuning, extract_snapshot, extract_xdr_day
+from connector.extract import Extraction, extract_snapshot, extract_xdr_day
 from connector.refresh import KIND_OF_TABLE, apply_batch
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
 from connector.storage import UpsertResult
@@ -70,9 +70,7 @@ def snapshot_asset(spec: TableSpec, description: str) -> dg.AssetsDefinition:
         store = storage.get_store()
         started = time.time()
         with portabilling.get_client() as client:
-            extraction = extract_snapshot(
-                client, store, spec, _tuning(portabilling), context.log.info
-            )
+            extraction = extract_snapshot(client, store, spec, context.log.info)
         with events_store.get_store() as events_db:
             requeued = events_db.requeue_done_since(started, KIND_OF_TABLE[spec.name])
         if requeued:
@@ -102,9 +100,7 @@ def xdrs_asset(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsDefinit
         day = date.fromisoformat(context.partition_key)
         store = storage.get_store()
         with portabilling.get_client() as client:
-            extraction = extract_xdr_day(
-                client, store, day, _tuning(portabilling), context.log.info
-            )
+            extraction = extract_xdr_day(client, store, day, context.log.info)
         uri = store.table_uri(XDRS.name, day.isoformat())
         return _result(context, extraction, uri, exact_total=True)
 
@@ -196,10 +192,6 @@ def _log_dead_letters(context: dg.AssetExecutionContext, dead: dict[int, str]) -
 
 def _change_metadata(change: UpsertResult) -> dict[str, int]:
     return {"inserted": change.inserted, "updated": change.updated, "deleted": change.deleted}
-
-
-def _tuning(portabilling: PortaBillingResource) -> Tuning:
-    return Tuning(page_size=portabilling.page_size, concurrency=portabilling.max_concurrency)
 
 
 def _result(

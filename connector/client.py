@@ -40,6 +40,7 @@ from connector.errors import (
     excerpt,
 )
 from connector.options import Timeout
+from connector.settings import DEFAULTS, ClientSettings
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ class PortaBillingClient:
 
     `call()` logs in lazily, refreshes the token before it expires, re-authenticates once when the
     server drops the session, retries transport trouble (connection errors, timeouts, 502/503/504,
-    429) with capped exponential backoff and full jitter within the `retry_deadline` budget, and
+    429) with capped exponential backoff and full jitter within the retry budget, and
     maps everything else to a `PortaBillingError` subclass. A `Retry-After` pauses every thread.
 
     `legacy=True` speaks the pre-MR101 protocol: form fields `params` and `auth_info`, each a JSON
@@ -200,14 +201,10 @@ class PortaBillingClient:
 
     Args:
         verify: True (system CAs), a CA-bundle path, or False (warns once).
-        timeout: seconds to connect and to read, or a `(connect, read)` pair.
-        attempt_deadline: seconds one attempt may take as a whole, connect and body included.
-        max_concurrency: requests in flight at once over all threads; also the pool size.
-        max_retries: retries of one call at most; None lets `retry_deadline` decide (up to
-            `RETRIES_PER_BACKOFF_CAP` per `backoff_cap` seconds of it).
-        retry_deadline: seconds one call may spend on attempts and backoff: its retry budget.
-        backoff_base: first backoff step; step n waits `uniform(0, min(backoff_cap, base * 2**n))`.
-        refresh_margin: refresh this long before expiry, at most a third of the token's lifetime.
+        timeout: seconds to connect and to read, or a `(connect, read)` pair; replaces
+            `settings.timeout_s`.
+        settings: timeouts, deadlines, retries, concurrency and the refresh margin (its
+            `max_concurrency` is also the pool size).
         realm: log in to this realm (`admin`, `reseller`, `customer`, `account`); None: `login`.
         public_key: the server's RS256 public key (PEM); tokens failing it are refused.
         clock: epoch seconds, and `sleep`, injectable so tests never wait.
@@ -224,15 +221,9 @@ class PortaBillingClient:
         password: str | None = None,
         api_token: str | None = None,
         verify: bool | str = True,
-        timeout: Timeout = 30.0,
-        attempt_deadline: float = 120.0,
+        timeout: Timeout | None = None,
+        settings: ClientSettings = DEFAULTS,
         legacy: bool = False,
-        max_concurrency: int = 8,
-        max_retries: int | None = None,
-        retry_deadline: float = 300.0,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
-        refresh_margin: float = 60.0,
         realm: str | None = None,
         public_key: str | None = None,
         clock: Callable[[], float] = time.time,
@@ -243,50 +234,46 @@ class PortaBillingClient:
         self.url = options.base_url(url)
         password, api_token = password or None, api_token or None  # an empty env var is unset
         options.check_credentials(login, password, api_token)
-        options.check_timeout(timeout)
-        options.check_positive(
-            attempt_deadline=attempt_deadline,
-            retry_deadline=retry_deadline,
-            backoff_base=backoff_base,
-            backoff_cap=backoff_cap,
-        )
-        options.check_at_least(1, max_concurrency=max_concurrency)
-        if max_retries is not None:
-            options.check_at_least(0, max_retries=max_retries)
-        options.check_margin(refresh_margin)
+        if timeout is not None:
+            settings = dataclasses.replace(settings, timeout_s=timeout)
         options.check_realm(realm)
         options.check_verify(verify)
         options.check_public_key(public_key)
         self.login = login
+        self.settings = settings
         self._legacy = legacy
-        self._timeout = timeout
-        self._read_timeout = timeout[1] if isinstance(timeout, tuple) else timeout
-        self._attempt_deadline = attempt_deadline
+        self._timeout = settings.timeout_s
+        self._read_timeout = (
+            settings.timeout_s[1] if isinstance(settings.timeout_s, tuple) else settings.timeout_s
+        )
+        self._attempt_deadline = settings.attempt_deadline_s
         self._verify, self._proxies = environment_settings(self.url, verify)
         self._headers = {**requests.utils.default_headers(), "Accept": "application/json"}
         self._max_retries = (
-            max_retries
-            if max_retries is not None
-            else math.ceil(RETRIES_PER_BACKOFF_CAP * retry_deadline / backoff_cap)
+            settings.max_retries
+            if settings.max_retries is not None
+            else math.ceil(
+                RETRIES_PER_BACKOFF_CAP * settings.retry_budget_s / settings.backoff_cap_s
+            )
         )
-        self._retry_deadline = retry_deadline
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
+        self._retry_deadline = settings.retry_budget_s
+        self._backoff_base = settings.backoff_base_s
+        self._backoff_cap = settings.backoff_cap_s
         self._clock = clock
         self._sleep = sleep
         self._counters = _Counters()
-        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._request_slot: RequestSlot = request_slot or contextlib.nullcontext
         self._gate_lock = threading.Lock()
         self._not_before = 0.0  # no request of this client leaves before this instant (Retry-After)
         self._closed = False
-        self._http = self._build_http(verify, max_concurrency)
+        self._http = self._build_http(verify, settings.max_concurrency)
         self._session = SessionManager(
             self._call_session,
             login=login,
             password=password,
             api_token=api_token,
-            refresh_margin=refresh_margin,
+            refresh_margin=settings.refresh_margin_s,
             public_key=public_key,
             clock=clock,
             shared=token_cache,

@@ -104,23 +104,14 @@ class ProgressLog:
         )
 
 
-@dataclass(frozen=True)
-class Tuning:
-    """How hard to drive the server: rows per page and requests in flight."""
-
-    page_size: int = 1000
-    concurrency: int = 8
-
-
 def extract_snapshot(
     client: PortaBillingClient,
     store: TableStore,
     spec: TableSpec,
-    tuning: Tuning,
     log: Log,
 ) -> Extraction:
     """Replace `spec`'s table with a full, drift-repaired snapshot of its list method."""
-    scan = _list_scan(client, spec, tuning, ProgressLog(spec.name, log))
+    scan = _list_scan(client, spec, ProgressLog(spec.name, log))
     return _publish(client, store, spec, None, scan.pages(), lambda: scan.report)
 
 
@@ -128,11 +119,10 @@ def extract_xdr_day(
     client: PortaBillingClient,
     store: TableStore,
     day: date,
-    tuning: Tuning,
     log: Log,
 ) -> Extraction:
     """Replace one daily xDR partition: xDRs billed in that UTC day, fetched per customer."""
-    customers = _list_scan(client, CUSTOMERS, tuning, None)
+    customers = _list_scan(client, CUSTOMERS, None)
     ids = [int(row[CUSTOMERS.key]) for page in customers.pages() for row in page]
     start = datetime(day.year, day.month, day.day)
     window = {
@@ -146,8 +136,8 @@ def extract_xdr_day(
         XDRS.list_key or "",
         XDRS.key,
         [{"i_customer": i, **window} for i in ids],
-        page_size=tuning.page_size,
-        concurrency=tuning.concurrency,
+        page_size=client.settings.page_size,
+        concurrency=client.settings.max_concurrency,
         on_progress=ProgressLog(f"xdrs {day.isoformat()}", log),
     )
     extraction = _publish(client, store, XDRS, day.isoformat(), fan, lambda: fan.report)
@@ -158,7 +148,6 @@ def extract_xdr_day(
 def _list_scan(
     client: PortaBillingClient,
     spec: TableSpec,
-    tuning: Tuning,
     on_progress: Callable[[Progress], None] | None,
 ) -> ListScan:
     if spec.service is None or spec.list_method is None or spec.list_key is None:
@@ -169,8 +158,8 @@ def _list_scan(
         spec.list_method,
         spec.list_key,
         spec.key,
-        page_size=tuning.page_size,
-        concurrency=tuning.concurrency,
+        page_size=client.settings.page_size,
+        concurrency=client.settings.max_concurrency,
         on_progress=on_progress,
     )
 

@@ -17,8 +17,6 @@ from typing import Any
 
 from connector.keyset import KeySet, key_array
 from connector.paging import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_PAGE_SIZE,
     Call,
     ListScan,
     Page,
@@ -28,6 +26,7 @@ from connector.paging import (
     check_positive,
     thread_pool,
 )
+from connector.settings import DEFAULTS
 
 
 class _Handoff:
@@ -104,8 +103,8 @@ class FanOut:
         key: str,
         param_sets: Iterable[dict[str, Any]],
         *,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        page_size: int = DEFAULTS.page_size,
+        concurrency: int = DEFAULTS.max_concurrency,
         on_progress: ProgressCallback | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:

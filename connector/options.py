@@ -50,14 +50,15 @@ def check_positive(**values: float) -> None:
             raise ConfigurationError(f"{name}: must be a finite positive number, got {value!r}")
 
 
-def check_timeout(timeout: Timeout) -> None:
-    if isinstance(timeout, tuple):
-        if len(timeout) != 2:
-            raise ConfigurationError("timeout: must be seconds or a (connect, read) pair")
-        check_positive(timeout=timeout[0])
-        check_positive(timeout=timeout[1])
-    else:
-        check_positive(timeout=timeout)
+def check_timeout(**values: Timeout) -> None:
+    for name, value in values.items():
+        if isinstance(value, tuple):
+            if len(value) != 2:
+                raise ConfigurationError(f"{name}: must be seconds or a (connect, read) pair")
+            check_positive(**{name: value[0]})
+            check_positive(**{name: value[1]})
+        else:
+            check_positive(**{name: value})
 
 
 def check_at_least(minimum: int, **values: int) -> None:
@@ -66,11 +67,10 @@ def check_at_least(minimum: int, **values: int) -> None:
             raise ConfigurationError(f"{name}: must be an integer >= {minimum}, got {value!r}")
 
 
-def check_margin(refresh_margin: float) -> None:
-    if not _is_number(refresh_margin) or not 0 <= refresh_margin < math.inf:
-        raise ConfigurationError(
-            f"refresh_margin: must be a finite number >= 0 seconds, got {refresh_margin!r}"
-        )
+def check_not_negative(**values: float) -> None:
+    for name, value in values.items():
+        if not _is_number(value) or not 0 <= value < math.inf:
+            raise ConfigurationError(f"{name}: must be a finite number >= 0, got {value!r}")
 
 
 def check_realm(realm: str | None) -> None:

@@ -55,6 +55,7 @@ import numpy as np
 
 from connector.errors import ConfigurationError, PortaBillingError
 from connector.keyset import KeyArray, KeyRangeError, KeySet, key_array
+from connector.settings import DEFAULTS
 
 Answer = dict[str, Any]
 # Returns the decoded answer, or a function that decodes it when the reader needs it.
@@ -62,8 +63,6 @@ Call = Callable[[str, str, dict[str, Any]], Answer | Callable[[], Answer]]
 Row = dict[str, Any]
 Page = list[Row]
 
-DEFAULT_PAGE_SIZE = 1000
-DEFAULT_CONCURRENCY = 8
 MIN_OVERLAP = 5
 # A repair window starts at 5 x overlap rows and at most doubles per step: 8 steps stay under
 # 1,021 x overlap rows (about 20 pages at the default overlap).
@@ -213,8 +212,8 @@ class ListScan:
         key: str,
         params: dict[str, Any] | None = None,
         *,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        page_size: int = DEFAULTS.page_size,
+        concurrency: int = DEFAULTS.max_concurrency,
         overlap: int | None = None,
         max_pages: int | None = None,
         max_repair_steps: int = DEFAULT_MAX_REPAIR_STEPS,

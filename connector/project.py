@@ -15,6 +15,7 @@ from connector.events.store import DEFAULT_EVENTS_DB
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
 from connector.run_sessions import session_logout_sensors
 from connector.sensors import events_sensor
+from connector.settings import environment_variables
 
 DEFAULT_XDR_START = "2024-01-01"
 DEFAULT_DATA_DIR = "./data"
@@ -28,16 +29,8 @@ WRITES_ENTITY_TABLES = {"portabilling/writes": "entity-tables"}
 # In-process by default: a step's concurrency is the client's threads, and a step subprocess would
 # pay Dagster's start-up again (measured: 51.6 s -> 30.8 s and 543 -> 361 MB for 100k accounts).
 EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiprocess_executor}
-# Tuning knobs: environment variable -> resource field.
-TUNING = {
-    "PORTABILLING_PAGE_SIZE": "page_size",
-    "PORTABILLING_MAX_CONCURRENCY": "max_concurrency",
-    "PORTABILLING_TIMEOUT_S": "timeout_s",
-    "PORTABILLING_ATTEMPT_DEADLINE_S": "attempt_deadline_s",
-    "PORTABILLING_RETRY_BUDGET_S": "retry_budget_s",
-    "PORTABILLING_REFRESH_MARGIN_S": "refresh_margin_s",
-    "PORTABILLING_MAX_IN_FLIGHT": "max_in_flight",
-}
+# Tuning knobs: environment variable -> resource field (client settings, machine-wide cap).
+TUNING = {**environment_variables(), "PORTABILLING_MAX_IN_FLIGHT": "max_in_flight"}
 
 
 def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:

@@ -1,13 +1,21 @@
 """Dagster resources: configuration only, each building its runtime object on demand."""
 
+from typing import Any, Self
+
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, model_validator
 
 from connector.client import PortaBillingClient
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore
 from connector.limits import server_slots
+from connector.settings import DEFAULTS, SETTINGS, ClientSettings, describe
 from connector.storage import TableStore
 from connector.token_cache import TokenCache
+
+
+def _setting(name: str) -> Any:
+    """A resource field for one of `ClientSettings`: its default and its description."""
+    return Field(default=getattr(DEFAULTS, name), description=describe(name))
 
 
 class PortaBillingResource(dg.ConfigurableResource):
@@ -25,37 +33,12 @@ class PortaBillingResource(dg.ConfigurableResource):
     ca_bundle: str | None = Field(
         default=None, description="CA bundle to verify the server with (PORTABILLING_CA_BUNDLE)."
     )
-    timeout_s: float = Field(
-        default=60.0,
-        gt=0,
-        allow_inf_nan=False,
-        description="Read timeout of one request, seconds (PORTABILLING_TIMEOUT_S).",
-    )
-    attempt_deadline_s: float = Field(
-        default=120.0,
-        gt=0,
-        allow_inf_nan=False,
-        description="Seconds one attempt may take as a whole, body included "
-        "(PORTABILLING_ATTEMPT_DEADLINE_S).",
-    )
-    retry_budget_s: float = Field(
-        default=300.0,
-        gt=0,
-        allow_inf_nan=False,
-        description="Seconds one call may spend retrying before it fails "
-        "(PORTABILLING_RETRY_BUDGET_S).",
-    )
-    max_concurrency: int = Field(
-        default=8, description="Requests in flight per run step (production clients use 8-10)."
-    )
-    page_size: int = Field(default=1000, description="Rows per list-method page.")
-    refresh_margin_s: float = Field(
-        default=300.0,
-        ge=0,
-        allow_inf_nan=False,
-        description="Refresh the access token this long before it expires, at most a third of "
-        "its lifetime (PORTABILLING_REFRESH_MARGIN_S).",
-    )
+    page_size: int = _setting("page_size")
+    max_concurrency: int = _setting("max_concurrency")
+    timeout_s: float = _setting("timeout_s")
+    attempt_deadline_s: float = _setting("attempt_deadline_s")
+    retry_budget_s: float = _setting("retry_budget_s")
+    refresh_margin_s: float = _setting("refresh_margin_s")
     realm: str | None = Field(
         default=None,
         description="Log in to this realm with Session/login_to_realm: admin, reseller, customer "
@@ -75,8 +58,20 @@ class PortaBillingResource(dg.ConfigurableResource):
     )
     _run_id: str | None = PrivateAttr(default=None)
 
+    @model_validator(mode="after")
+    def _settings_are_valid(self) -> Self:
+        """Refuse bad settings when the definitions load, naming the field."""
+        self.get_settings()
+        return self
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._run_id = context.run.run_id if context.run is not None else None
+
+    def get_settings(self) -> ClientSettings:
+        """The client's settings from these fields; `max_in_flight` caps the concurrency."""
+        named = {name: getattr(self, name) for name in SETTINGS if name in type(self).model_fields}
+        concurrency = min(self.max_concurrency, self.max_in_flight or self.max_concurrency)
+        return ClientSettings(**{**named, "max_concurrency": concurrency})
 
     def get_client(self, run_id: str | None = None) -> PortaBillingClient:
         """A new client; use it in a `with` block (a run's shared session outlives the block).
@@ -91,12 +86,8 @@ class PortaBillingResource(dg.ConfigurableResource):
             password=self.password,
             api_token=self.api_token,
             verify=verify,
-            timeout=self.timeout_s,
-            attempt_deadline=self.attempt_deadline_s,
-            retry_deadline=self.retry_budget_s,
+            settings=self.get_settings(),
             legacy=self.legacy_auth,
-            max_concurrency=min(self.max_concurrency, self.max_in_flight or self.max_concurrency),
-            refresh_margin=self.refresh_margin_s,
             realm=self.realm,
             token_cache=self._token_cache(scope) if scope and self.share_session else None,
             request_slot=server_slots(self.url, self.max_in_flight).hold

@@ -3,6 +3,7 @@
 import connector
 from connector import (
     AuthenticationError,
+    ClientSettings,
     ClientStats,
     ConfigurationError,
     FaultError,
@@ -18,6 +19,7 @@ def test_every_exported_name_is_importable() -> None:
     assert sorted(connector.__all__) == sorted(
         [
             "AuthenticationError",
+            "ClientSettings",
             "ClientStats",
             "ConfigurationError",
             "FaultError",
@@ -47,3 +49,6 @@ def test_errors_share_one_root() -> None:
 def test_client_and_stats_are_classes() -> None:
     assert callable(PortaBillingClient.call)
     assert ClientStats().as_dict()["requests"] == 0
+    assert PortaBillingClient("https://pb.example.com", login="a", password="b").settings == (
+        ClientSettings()
+    )

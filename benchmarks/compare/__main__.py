@@ -14,10 +14,16 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from benchmarks.compare import measure, report
-from benchmarks.compare.contenders import ALL, REPO, Contender, dagster_home, prepare_kept_instance
+from benchmarks.compare.contenders import (
+    ALL,
+    OUT,
+    REPO,
+    Contender,
+    dagster_home,
+    prepare_kept_instance,
+)
 from benchmarks.compare.emulator import EmulatorProcess
 
-RESULTS_JSON = Path(__file__).resolve().parent / "results.json"
 TIMEOUT_S = 1800.0
 
 
@@ -31,8 +37,8 @@ def parse_args() -> argparse.Namespace:
     add("--contenders", default=",".join(ALL), help="subset of: " + ", ".join(ALL))
     add("--dlt-max-size", type=int, default=1_000_000, help="skip dlt above this many accounts")
     add("--quick", action="store_true", help="10k accounts, 20 ms, 1 round")
-    add("--out", type=Path, default=RESULTS_JSON, help="raw results (JSON)")
-    add("--markdown", type=Path, default=REPO / "benchmarks" / "RESULTS.md")
+    add("--out", type=Path, default=OUT / "compare.json", help="raw results (JSON)")
+    add("--markdown", type=Path, default=OUT / "compare.md", help="the report (Markdown)")
     add("--render-only", action="store_true", help="re-render --markdown from --out")
     add("--append", action="store_true", help="add to the results already in --out")
     add(
@@ -133,6 +139,8 @@ def main() -> None:
         json.loads(args.out.read_text()) if args.render_only or args.append else []
     )
     started = time.strftime("%Y-%m-%d %H:%M %Z")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.markdown.parent.mkdir(parents=True, exist_ok=True)
     cpus = placement(args.pin)
     if not args.render_only:
         prepare_kept_instance()

@@ -13,6 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[2]
+# What benchmarks write (raw results, rendered reports): ignored by git.
+OUT = REPO / "benchmarks" / "out"
 HERE = Path(__file__).resolve().parent
 LOGIN, PASSWORD = "demo", "exAmple"
 BIN = Path(sys.executable).parent

@@ -1,4 +1,4 @@
-"""Raw results → the Markdown tables of benchmarks/RESULTS.md."""
+"""Raw results → a Markdown report of one run's tables (by default benchmarks/out/compare.md)."""
 
 import platform
 import statistics
@@ -120,7 +120,7 @@ def _per_round(ours: list[dict[str, Any]], ceiling: list[dict[str, Any]]) -> str
 
 
 def markdown(results: list[dict[str, Any]], started: str, command: str) -> str:
-    """The whole RESULTS.md body."""
+    """The whole report."""
     out = [
         "# Side-by-side benchmarks: ours vs a hand-written script vs dlt vs the raw ceiling",
         "",

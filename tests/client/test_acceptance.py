@@ -9,6 +9,7 @@ import pytest
 
 from connector import (
     AuthenticationError,
+    ClientSettings,
     ConfigurationError,
     FaultError,
     PortaBillingClient,
@@ -98,7 +99,7 @@ def test_sixteen_threads_through_repeated_expiry_refresh_once_each_time(
     make_emulator: Any, connect: Factory, clock: Any
 ) -> None:
     emu = make_emulator(clock=clock, accounts=5, token_lifetime_s=3)
-    client = connect(emu, max_concurrency=16)
+    client = connect(emu, settings=ClientSettings(max_concurrency=16))
     params = _first_account(emu)
     waves, expiries = 6, 5
 
@@ -134,7 +135,7 @@ def test_killed_sessions_recover_under_threads(
     make_emulator: Any, connect: Factory, clock: Any
 ) -> None:
     emu = make_emulator(clock=clock, accounts=5)
-    client = connect(emu, max_concurrency=8)
+    client = connect(emu, settings=ClientSettings(max_concurrency=8))
     _info(client, emu)
     emu.kill_sessions()
     assert _run_threads(8, lambda: _info(client, emu) and None) == []
@@ -198,7 +199,7 @@ def test_persistent_proxy_errors_give_a_clear_transient_error(
 ) -> None:
     emu = make_emulator(clock=clock, accounts=5, transient_error_rate=1.0)
     with pytest.raises(TransientError) as caught:
-        _info(connect(emu, max_retries=2), emu)
+        _info(connect(emu, settings=ClientSettings(max_retries=2)), emu)
     assert caught.value.http_status in (502, 503, 504)
     assert "nginx" in str(caught.value) and "gave up after 3 attempts" in str(caught.value)
 
@@ -217,7 +218,7 @@ def test_rate_limit_under_threads_loses_no_call(
     make_emulator: Any, connect: Factory, clock: Any
 ) -> None:
     emu = make_emulator(clock=clock, accounts=5, rate_limit_rps=10, retry_after_s=1)
-    client = connect(emu, max_concurrency=8)
+    client = connect(emu, settings=ClientSettings(max_concurrency=8))
     failures = _run_threads(8, lambda: [_info(client, emu) for _ in range(10)] and None)
     assert failures == []
     assert emu.counters.throttled > 0
@@ -239,7 +240,7 @@ def test_concurrency_is_capped(make_emulator: Any) -> None:
         emu.url,
         login=emu.login,
         password=emu.password,
-        max_concurrency=3,
+        settings=ClientSettings(max_concurrency=3),
         legacy=legacy_for(emu),
     ) as client:
         assert _run_threads(12, lambda: [_info(client, emu) for _ in range(3)] and None) == []

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from connector import PortaBillingClient, TransientError
+from connector import ClientSettings, PortaBillingClient, TransientError
 
 from .conftest import session_reply
 from .scripted import Reply, ScriptedServer
@@ -45,7 +45,9 @@ def dripping(server: ScriptedServer, clock: Any) -> None:
 
 @pytest.mark.usefixtures("dripping")
 def test_a_dripping_answer_fails_at_the_attempt_deadline(make_client: Factory, clock: Any) -> None:
-    client = make_client(timeout=5.0, attempt_deadline=60.0, max_retries=0)
+    client = make_client(
+        timeout=5.0, settings=ClientSettings(attempt_deadline_s=60.0, max_retries=0)
+    )
     started = clock()
     with pytest.raises(TransientError, match="no complete answer within 60 s") as caught:
         client.call(*CALL)
@@ -55,7 +57,9 @@ def test_a_dripping_answer_fails_at_the_attempt_deadline(make_client: Factory, c
 
 @pytest.mark.usefixtures("dripping")
 def test_no_attempt_outlives_the_retry_budget(make_client: Factory, clock: Any) -> None:
-    client = make_client(timeout=5.0, attempt_deadline=1000.0, retry_deadline=100.0)
+    client = make_client(
+        timeout=5.0, settings=ClientSettings(attempt_deadline_s=1000.0, retry_budget_s=100.0)
+    )
     started = clock()
     with pytest.raises(TransientError, match="no complete answer within 100 s"):
         client.call(*CALL)
@@ -67,7 +71,9 @@ def test_a_stall_after_the_headers_ends_at_the_deadline_not_the_read_timeout(
 ) -> None:
     released = threading.Event()
     server.script("Account/get_account_info", Reply(200, ANSWER, drip=lambda: released.wait(10)))
-    client = make_client(timeout=5.0, attempt_deadline=0.2, max_retries=0)
+    client = make_client(
+        timeout=5.0, settings=ClientSettings(attempt_deadline_s=0.2, max_retries=0)
+    )
     try:
         with pytest.raises(TransientError, match=r"no complete answer within 0\.2 s"):
             client.call(*CALL)
@@ -79,7 +85,7 @@ def test_a_slow_answer_complete_within_the_deadline_is_taken(
     server: ScriptedServer, make_client: Factory, clock: Any
 ) -> None:
     server.script("Account/get_account_info", Reply(200, ANSWER, drip=one_byte_per_second(clock)))
-    client = make_client(timeout=5.0, attempt_deadline=60.0)
+    client = make_client(timeout=5.0, settings=ClientSettings(attempt_deadline_s=60.0))
     assert client.call(*CALL) == ANSWER
     assert client.stats.retries == 0
 

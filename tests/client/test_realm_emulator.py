@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from connector import PortaBillingClient
+from connector import ClientSettings, PortaBillingClient
 from connector.emulator import Emulator
 
 LIFETIME = "Session/get_access_token_lifetime"
@@ -44,7 +44,7 @@ def test_900_second_tokens_are_refreshed_at_600_seconds(
     current: Callable[..., Emulator], clock: Any
 ) -> None:
     emu = current()
-    with _client(emu, clock, refresh_margin=600.0) as client:
+    with _client(emu, clock, settings=ClientSettings(refresh_margin_s=600.0)) as client:
         client.call("Account", "get_account_list", {"limit": 1})
         clock.advance(599)
         client.call("Account", "get_account_list", {"limit": 1})
@@ -59,7 +59,7 @@ def test_60_second_tokens_are_not_refreshed_before_40_seconds(
     current: Callable[..., Emulator], clock: Any
 ) -> None:
     emu = current(token_lifetime_s=60)
-    with _client(emu, clock, refresh_margin=300.0) as client:
+    with _client(emu, clock, settings=ClientSettings(refresh_margin_s=300.0)) as client:
         client.call("Account", "get_account_list", {"limit": 1})
         for _ in range(3):
             clock.advance(13)  # 39 s: the old rule refreshed from half the life (30 s) on

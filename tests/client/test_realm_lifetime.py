@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from connector import PortaBillingClient
+from connector import ClientSettings, PortaBillingClient
 from connector.resources import PortaBillingResource
 
 from .conftest import PASSWORD, session_reply
@@ -104,7 +104,9 @@ def test_the_margin_is_at_most_a_third_of_the_lifetime(
     fresh = session_reply(sign(clock() + 2 * lifetime), "rt-2")
     server.script("Session/refresh_access_token", fresh)
     server.script(LIFETIME, _lifetime(lifetime))
-    _first_refresh_between(make_client(refresh_margin=margin), server, clock, quiet_s, due_s)
+    _first_refresh_between(
+        make_client(settings=ClientSettings(refresh_margin_s=margin)), server, clock, quiet_s, due_s
+    )
 
 
 def test_the_lifetime_times_a_token_without_an_expiry(
@@ -113,7 +115,9 @@ def test_the_lifetime_times_a_token_without_an_expiry(
     server.script("Session/login", session_reply("opaque-1"))
     server.script("Session/refresh_access_token", session_reply("opaque-2", "rt-2"))
     server.script(LIFETIME, _lifetime(60))
-    _first_refresh_between(make_client(refresh_margin=300.0), server, clock, 39, 41)
+    _first_refresh_between(
+        make_client(settings=ClientSettings(refresh_margin_s=300.0)), server, clock, 39, 41
+    )
     assert server.received[-1].headers["Authorization"] == "Bearer opaque-2"
 
 
@@ -136,7 +140,7 @@ def test_a_server_that_cannot_tell_the_lifetime_does_not_fail_the_call(
     server.script("Session/login", session_reply(sign(clock() + 90)))
     server.script("Session/refresh_access_token", session_reply(sign(clock() + 180), "rt-2"))
     server.script(LIFETIME, answer)
-    client = make_client(refresh_margin=60.0, max_retries=1)
+    client = make_client(settings=ClientSettings(refresh_margin_s=60.0, max_retries=1))
     # The token's own life decides: refresh in its last third.
     _first_refresh_between(client, server, clock, 59, 61)
     assert server.count(LIFETIME) == (2 if answer.status == 503 else 1)  # asked once (retried)

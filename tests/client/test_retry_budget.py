@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from connector import PortaBillingClient, TransientError
+from connector import ClientSettings, PortaBillingClient, TransientError
 from connector.client import RETRIES_PER_BACKOFF_CAP
 from connector.resources import PortaBillingResource
 
@@ -36,7 +36,7 @@ def test_a_dead_server_fails_within_the_budget(
     server: ScriptedServer, make_client: Factory, clock: Any
 ) -> None:
     server.script("Account/get_account_info", Reply(503))
-    client = make_client(retry_deadline=120.0)
+    client = make_client(settings=ClientSettings(retry_budget_s=120.0))
     started = clock()
     with pytest.raises(TransientError, match="gave up after"):
         client.call(*CALL)
@@ -49,7 +49,7 @@ def test_a_server_asking_for_no_delay_is_not_called_in_a_tight_loop(
 ) -> None:
     server.script("Account/get_account_info", Reply(429, headers={"Retry-After": "0"}))
     with pytest.raises(TransientError):
-        make_client(retry_deadline=60.0, backoff_cap=30.0).call(*CALL)
+        make_client(settings=ClientSettings(retry_budget_s=60.0, backoff_cap_s=30.0)).call(*CALL)
     cap = math.ceil(RETRIES_PER_BACKOFF_CAP * 60.0 / 30.0)
     assert server.count("Account/get_account_info") == cap + 1
 

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from connector import AuthenticationError, PortaBillingClient, SessionRejectedError
+from connector import (
+    AuthenticationError,
+    ClientSettings,
+    PortaBillingClient,
+    SessionRejectedError,
+)
 from connector.client import MAX_SESSION_RECOVERIES
 
 from .conftest import PASSWORD, public_pem, session_reply
@@ -62,7 +67,7 @@ def test_refreshes_before_jwt_expiry_with_the_newest_refresh_token(
         session_reply(sign(now + 200), "rt-2"),
         session_reply(sign(now + 300), "rt-3"),
     )
-    client = make_client(refresh_margin=10.0)
+    client = make_client(settings=ClientSettings(refresh_margin_s=10.0))
     client.call(*CALL)
     clock.advance(89)
     client.call(*CALL)
@@ -87,7 +92,7 @@ def test_expiry_falls_back_to_the_answer_fields(
     assert clock() + 100 == 1_780_000_100  # 2026-05-28 20:28:20 UTC
     server.script("Session/login", session_reply("opaque-1", **expiry))
     server.script("Session/refresh_access_token", session_reply("opaque-2", "rt-2", **expiry))
-    client = make_client(refresh_margin=10.0)
+    client = make_client(settings=ClientSettings(refresh_margin_s=10.0))
     client.call(*CALL)
     clock.advance(85)
     client.call(*CALL)
@@ -101,7 +106,7 @@ def test_short_tokens_are_not_refreshed_in_their_first_half(
     server: ScriptedServer, make_client: Factory, clock: Any, sign: Signer
 ) -> None:
     server.script("Session/login", session_reply(sign(clock() + 4)))
-    client = make_client(refresh_margin=60.0)
+    client = make_client(settings=ClientSettings(refresh_margin_s=60.0))
     client.call(*CALL)
     clock.advance(1.9)
     client.call(*CALL)
@@ -129,7 +134,7 @@ def test_token_rejected_once_due_is_refreshed(
     server.script("Session/refresh_access_token", session_reply("at-2", "rt-2"))
     slow_then_rejected = Reply(**{**vars(KILLED), "before": lambda: clock.advance(95)})
     server.script("Account/get_account_info", slow_then_rejected, OK)
-    client = make_client(refresh_margin=10.0)
+    client = make_client(settings=ClientSettings(refresh_margin_s=10.0))
     client.call(*CALL)
     assert server.received[-1].headers["Authorization"] == "Bearer at-2"
     assert (client.stats.logins, client.stats.refreshes) == (1, 1)
@@ -225,7 +230,7 @@ def test_concurrent_callers_share_one_refresh(
     now = clock()
     server.script("Session/login", session_reply(sign(now + 10), "rt-1"))
     server.script("Session/refresh_access_token", session_reply(sign(now + 100), "rt-2"))
-    client = make_client(refresh_margin=1.0, max_concurrency=16)
+    client = make_client(settings=ClientSettings(refresh_margin_s=1.0, max_concurrency=16))
     client.call(*CALL)
     clock.advance(10)
     threads = [threading.Thread(target=client.call, args=CALL) for _ in range(16)]

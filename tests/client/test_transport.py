@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from connector import (
+    ClientSettings,
     FaultError,
     PortaBillingClient,
     PortaBillingError,
@@ -57,7 +58,9 @@ def test_requests_go_through_the_proxy_the_environment_names(
     for variable in ("NO_PROXY", "no_proxy", "http_proxy"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HTTP_PROXY", server.url)  # the scripted server plays the proxy
-    client = make_client(url="http://billing.example.invalid", max_retries=0)
+    client = make_client(
+        url="http://billing.example.invalid", settings=ClientSettings(max_retries=0)
+    )
     with pytest.raises(PortaBillingError):  # the proxy has no script for what it is asked
         client.call(*CALL)
     assert server.received[0].path == "http://billing.example.invalid/rest/Session/login"
@@ -98,7 +101,7 @@ def test_connection_refused_is_retried_then_gives_up(make_client: Factory, clock
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = make_client(url=f"http://127.0.0.1:{port}", max_retries=2)
+    client = make_client(url=f"http://127.0.0.1:{port}", settings=ClientSettings(max_retries=2))
     with pytest.raises(TransientError, match="gave up after 3 attempts") as caught:
         client.call(*CALL)
     assert caught.value.method == "login"
@@ -128,14 +131,18 @@ def test_read_timeout_is_retried(server: ScriptedServer, make_client: Factory) -
 def test_gives_up_after_max_retries(server: ScriptedServer, make_client: Factory) -> None:
     server.script("Account/get_account_info", Reply(503))
     with pytest.raises(TransientError, match="gave up after 4 attempts") as caught:
-        make_client(max_retries=3).call(*CALL)
+        make_client(settings=ClientSettings(max_retries=3)).call(*CALL)
     assert caught.value.http_status == 503
     assert server.count("Account/get_account_info") == 4
 
 
 def test_gives_up_at_the_deadline(server: ScriptedServer, make_client: Factory, clock: Any) -> None:
     server.script("Account/get_account_info", Reply(503))
-    client = make_client(max_retries=1000, retry_deadline=20.0, backoff_base=1.0, backoff_cap=4.0)
+    client = make_client(
+        settings=ClientSettings(
+            max_retries=1000, retry_budget_s=20.0, backoff_base_s=1.0, backoff_cap_s=4.0
+        )
+    )
     started = clock()
     with pytest.raises(TransientError):
         client.call(*CALL)
@@ -165,7 +172,7 @@ def test_retry_after_pauses_every_thread(
         slept.append((threading.current_thread().name, seconds))
         clock.sleep(seconds)
 
-    client = make_client(max_retries=0, sleep=recording_sleep)
+    client = make_client(settings=ClientSettings(max_retries=0), sleep=recording_sleep)
     with pytest.raises(TransientError):
         client.call(*CALL)
     other = threading.Thread(target=client.call, args=("Account", "get_account_list"), name="other")
@@ -180,7 +187,7 @@ def test_retry_after_beyond_the_deadline_gives_up_at_once(
 ) -> None:
     server.script("Account/get_account_info", Reply(429, headers={"Retry-After": "3600"}))
     with pytest.raises(TransientError):
-        make_client(retry_deadline=60.0).call(*CALL)
+        make_client(settings=ClientSettings(retry_budget_s=60.0)).call(*CALL)
     assert server.count("Account/get_account_info") == 1
 
 

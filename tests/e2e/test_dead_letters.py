@@ -16,6 +16,7 @@ from connector.events.store import DEAD, PENDING, EventStore
 from connector.events.types import EntityKind, Event
 from connector.project import EVENTS_JOB, SNAPSHOT_JOB
 from connector.refresh import apply_batch
+from connector.settings import ClientSettings
 from connector.storage import TableStore
 from connector.tables import ACCOUNTS, CUSTOMERS
 from tests.e2e.conftest import materialize
@@ -193,7 +194,10 @@ def test_a_server_that_keeps_failing_fails_the_batch_and_dead_letters_nothing(
     emu.config.transient_error_rate = 1.0
     store_events(events_db, account_event(1, 1003), customer_event(2, 3))
     client = PortaBillingClient(
-        emu.url, login=emu.login, password=emu.password, max_retries=1, backoff_base=0.001
+        emu.url,
+        login=emu.login,
+        password=emu.password,
+        settings=ClientSettings(max_retries=1, backoff_base_s=0.001),
     )
     with EventStore(str(events_db)) as store, client:
         batch = store.claim_pending("run-a")

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from connector import PortaBillingClient
+from connector import ClientSettings, PortaBillingClient
 from tests.conftest import legacy_for
 
 Connect = Callable[..., PortaBillingClient]
@@ -17,7 +17,7 @@ def connect() -> Iterator[Connect]:
     clients: list[PortaBillingClient] = []
 
     def _connect(emu: Any, **options: Any) -> PortaBillingClient:
-        options.setdefault("max_concurrency", 16)
+        options.setdefault("settings", ClientSettings(max_concurrency=16))
         options.setdefault("legacy", legacy_for(emu))
         client = PortaBillingClient(emu.url, login=emu.login, password=emu.password, **options)
         clients.append(client)

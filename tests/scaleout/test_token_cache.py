@@ -8,6 +8,7 @@ import time
 import pytest
 
 from connector.client import PortaBillingClient
+from connector.settings import ClientSettings
 from connector.token_cache import STALE_AFTER_S, TokenCache
 from tests.conftest import legacy_for
 
@@ -37,7 +38,7 @@ def new_client(emu, cache, clock):
         login=emu.login,
         password=emu.password,
         token_cache=cache,
-        refresh_margin=60,
+        settings=ClientSettings(refresh_margin_s=60),
         clock=clock,
         sleep=clock.sleep,
         legacy=legacy_for(emu),
