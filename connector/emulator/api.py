@@ -23,6 +23,7 @@ from connector.emulator.realms import Principal, scoped
 from connector.emulator.releases import ENV_INFO
 from connector.emulator.sessions import SessionTable
 from connector.emulator.table_rows import TableSet
+from connector.emulator.vendor_xdrs import VendorXdrs
 from connector.emulator.world import Page, World
 
 Answer = dict[str, Any]
@@ -77,6 +78,7 @@ class Api:
                 "access_token_lifetime": self._config.access_token_lifetime_s
             },
             "Customer/get_extensions_list": self._extensions_list,
+            "Vendor/get_xdr_list": VendorXdrs(world, config).answer,
         }
         self._session_handlers: dict[str, Callable[[Params], Answer]] = {
             "Session/login": lambda p: self._sessions.login(

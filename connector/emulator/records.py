@@ -16,6 +16,8 @@ import numpy as np
 Record = dict[str, Any]
 
 KIND_ORDER, KIND_ACCOUNT, KIND_CUSTOMER, KIND_XDR, KIND_OWNER, KIND_STATUS = 1, 2, 3, 4, 5, 6
+# The billing tables' records (`billing.py`, `catalog.py`, `vendor_xdrs.py`).
+KIND_INVOICE, KIND_PAYMENT, KIND_DID, KIND_VENDOR, KIND_VENDOR_XDR = 7, 8, 9, 10, 11
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -44,9 +46,14 @@ _COMPANIES = (
     'Acme "Tel"',
     "東京通信",
 )
-_PRODUCTS = _pool(
-    "Residential VoIP", "Business SIP Trunk", "Mobile Prepaid", "Fibre 1G", "Hosted PBX"
+PRODUCT_NAMES = (
+    "Residential VoIP",
+    "Business SIP Trunk",
+    "Mobile Prepaid",
+    "Fibre 1G",
+    "Hosted PBX",
 )
+_PRODUCTS = _pool(*PRODUCT_NAMES)
 _CURRENCIES = _pool("USD", "EUR", "GBP")
 _DESCRIPTIONS = _pool(
     "Local calls", "Calls to Germany", "Appels vers la Réunion", "Mobile — roaming"
@@ -61,6 +68,7 @@ _REASONS = {
         (34, "No circuit/channel available"),
     )
 }
+ADDONS = 20  # add-on products an account may hold
 _ALIAS_COUNTS = (0, 0, 0, 1, 2)
 ALIAS_KEYS = 2_000_000_000  # aliases are accounts too; theirs sit far above the real accounts
 _BILLING_MODELS = (-1, 1, 1, 0)
@@ -289,7 +297,7 @@ class RecordFactory:
         shape = value % 1200
         text = self._addons_cache.get(shape)
         if text is None:
-            addons = _addon_list((shape // 3 % 20, shape // 60)[: shape % 3], self.window_start)
+            addons = _addon_list((shape // 3 % ADDONS, shape // 60)[: shape % 3], self.window_start)
             text = self._addons_cache.setdefault(shape, to_json(addons).decode())
         return text
 
@@ -407,11 +415,21 @@ def _service_features(count: int, flag: int, policy: int) -> list[Record]:
     return features[:count]
 
 
+def addon_key(pick: int) -> int:
+    """The `i_product` of add-on product number `pick` (0 to `ADDONS` - 1)."""
+    return 100 + pick
+
+
+def addon_name(pick: int) -> str:
+    """The name of add-on product number `pick`."""
+    return f"Add-on pack {pick}"
+
+
 def _addon_list(picks: tuple[int, ...], window_start: int) -> list[Record]:
     return [
         {
-            "i_product": 100 + pick,
-            "name": f"Add-on pack {pick}",
+            "i_product": addon_key(pick),
+            "name": addon_name(pick),
             "addon_effective_from": utc(window_start - 86400 * (1 + n)),
             "addon_priority": 10 * (n + 1),
         }

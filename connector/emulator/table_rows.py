@@ -102,7 +102,7 @@ class TableRows:
         events = self.table.events
         if events is None or action not in events.actions:
             return
-        variables = tuple((name, row.get(name)) for name in events.variables)
+        variables = tuple((name, _event_id(name, row.get(name))) for name in events.variables)
         self._sink(f"{events.group}/{action}", variables, changes)
 
 
@@ -148,3 +148,9 @@ class TableSet:
         table = rows.table
         record = rows.get(required_int(params, table.key, str(table.info_method)))
         return {} if record is None else {info_key: record}
+
+
+def _event_id(name: str, value: Any) -> Any:
+    """An event's id as ESPF records it: `i_*` ids as integers even where a record has text."""
+    is_digits = isinstance(value, str) and value.isdigit()
+    return int(value) if name.startswith("i_") and is_digits else value
