@@ -133,11 +133,11 @@ def voided() -> dict[str, Any]:
 
 def payment_records(config: EmulatorConfig) -> list[Record]:
     """A completed payment per (partly) paid invoice, a failed attempt before some, by time."""
+    paid = [invoice for invoice in invoice_records(config) if invoice["amount_paid"]]
+    values = hash_rows(config.seed, KIND_PAYMENT, [invoice["i_invoice"] for invoice in paid], 1)
     attempts: list[tuple[str, Record]] = []
-    for invoice in invoice_records(config):
-        if invoice["amount_paid"]:
-            (v,) = hash_rows(config.seed, KIND_PAYMENT, [invoice["i_invoice"]], 1)
-            attempts += payment_attempts(invoice, invoice["amount_paid"], v[0])
+    for invoice, (value,) in zip(paid, values, strict=True):
+        attempts += payment_attempts(invoice, invoice["amount_paid"], value)
     attempts.sort(key=lambda pair: pair[0])
     return [{"i_payment_transaction": n, **row} for n, (_, row) in enumerate(attempts, 1)]
 

@@ -7,18 +7,25 @@ Products are the ones accounts name (`i_product` / `product_name`, add-ons from
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
+
 from connector.emulator.billing import money, today
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.entity_tables import EntityEvents, EntityTable, Equals, Pattern
 from connector.emulator.records import (
     ADDONS,
+    ALIAS_COUNTS,
+    HASH_ALIASES,
+    KIND_ACCOUNT,
     KIND_DID,
     KIND_VENDOR,
     PRODUCT_NAMES,
     Record,
     addon_key,
     addon_name,
-    decode,
+    alias_number,
+    alias_pick,
+    hash_column,
     hash_rows,
 )
 from connector.emulator.world import World
@@ -90,26 +97,38 @@ def vendor_records(config: EmulatorConfig) -> list[Record]:
 
 def did_records(config: EmulatorConfig) -> list[Record]:
     """One DID per number an account lists, then free numbers in stock."""
-    assigned = [
-        (did["did_number"], account)
-        for account in map(decode, World(config).account_page(0, None)[0])
-        for did in account.get("alias_did_number_list") or []
+    free: list[tuple[str, int | None, int | None]] = [
+        (str(17770000000 + n), None, None) for n in range(FREE_DIDS)
     ]
-    free = [(str(17770000000 + n), None) for n in range(FREE_DIDS)]
-    numbers = sorted(assigned) + free
+    numbers = _alias_numbers(World(config), config.seed) + free
     rows = hash_rows(config.seed, KIND_DID, list(range(1, len(numbers) + 1)), 2)
     return [
-        _did(key, number, account, v)
-        for key, (number, account), v in zip(range(1, len(numbers) + 1), numbers, rows, strict=True)
+        _did(key, *number, v)
+        for key, number, v in zip(range(1, len(numbers) + 1), numbers, rows, strict=True)
     ]
 
 
-def _did(key: int, number: str, account: Record | None, v: list[int]) -> Record:
+def _alias_numbers(world: World, seed: int) -> list[tuple[str, int | None, int | None]]:
+    """(number, account, owner) of every DID the accounts list, by number (vectorized)."""
+    keys, owners = world.accounts.keys, world.accounts.columns["owner"]
+    picks = alias_pick(hash_column(seed, KIND_ACCOUNT, keys, HASH_ALIASES))
+    counts = np.asarray(ALIAS_COUNTS)[picks.astype(np.int64)]
+    held = np.flatnonzero(counts)
+    return sorted(
+        (alias_number(key, n), key, owner)
+        for key, owner, count in zip(
+            keys[held].tolist(), owners[held].tolist(), counts[held].tolist(), strict=True
+        )
+        for n in range(count)
+    )
+
+
+def _did(key: int, number: str, account: int | None, owner: int | None, v: list[int]) -> Record:
     return {
         "i_did_number": key,
         "number": number,
-        "i_customer": None if account is None else account["i_customer"],
-        "i_account": None if account is None else str(account["i_account"]),
+        "i_customer": owner,
+        "i_account": None if account is None else str(account),
         "i_vendor": 1 + v[0] % VENDORS,
         "usage": "F" if account is None else "I",
         "frozen": "Y" if v[1] % 17 == 0 else "N",
