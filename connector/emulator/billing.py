@@ -57,11 +57,9 @@ def _issue_days(config: EmulatorConfig, billing_day: int) -> list[date]:
 
 
 def _month_before(day: date) -> date:
-    return (
-        day.replace(year=day.year - 1, month=12)
-        if day.month == 1
-        else day.replace(month=day.month - 1)
-    )
+    """The same day a month earlier, or that month's last day when it is shorter."""
+    last = day.replace(day=1) - timedelta(days=1)
+    return last.replace(day=min(day.day, last.day))
 
 
 def invoice_records(config: EmulatorConfig) -> list[Record]:
@@ -74,6 +72,7 @@ def invoice_records(config: EmulatorConfig) -> list[Record]:
         for day in _issue_days(config, 1 + value % 28)
     )
     keys = [1 + n for n in range(len(issued))]
+    # Offset so an invoice's values are not its customer's billing-day hash.
     rows = hash_rows(config.seed, KIND_INVOICE, [k + 1_000_000 for k in keys], 4)
     counts: dict[int, int] = {}
     invoices = []

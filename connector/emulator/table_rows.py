@@ -51,9 +51,10 @@ class TableRows:
         return [dict(row) for row in self.page(0, None, lambda row: True)[0]]
 
     def get(self, key: int) -> Record | None:
-        """The row with this key, or None."""
+        """A copy of the row with this key, or None."""
         with self._lock:
-            return self._rows()[1].get(key)
+            row = self._rows()[1].get(key)
+        return None if row is None else dict(row)
 
     def create(self, fields: dict[str, Any]) -> Record:
         """Add a row under the next free key; records `<group>/Created`."""
