@@ -91,16 +91,23 @@ def _invoice(key: int, i_customer: int, issued: date, v: list[int], now: date) -
     due_date = issued + timedelta(days=(15, 30)[v[1] % 2])
     status = _status(v[2], due_date < now)
     paid = {"Paid": due, "Partially paid": round(due / 2, 5)}.get(status, 0.0)
+    owner = str(i_customer) if v[3] % 8 == 0 else i_customer
+    return {"i_invoice": key, **_invoice_fields(owner, issued, due_date, (net, due, paid), status)}
+
+
+def _invoice_fields(
+    i_customer: int | str, issued: date, due: date, amounts: tuple[float, float, float], status: str
+) -> Record:
+    """An invoice's fields; `amounts` are net, due and paid."""
     return {
-        "i_invoice": key,
-        "i_customer": str(i_customer) if v[3] % 8 == 0 else i_customer,
+        "i_customer": i_customer,
         "issue_date": issued.isoformat(),
         "period_from": _month_before(issued).isoformat(),
         "period_to": (issued - timedelta(days=1)).isoformat(),
-        "due_date": due_date.isoformat(),
-        "amount_net": net,
-        "amount_due": due,
-        "amount_paid": paid,
+        "due_date": due.isoformat(),
+        "amount_net": amounts[0],
+        "amount_due": amounts[1],
+        "amount_paid": amounts[2],
         "invoice_status": status,
         "i_invoice_status": STATUS_CODES[status],
         "is_void": "Y" if status == "Void" else "N",
@@ -209,22 +216,9 @@ PAYMENTS = EntityTable(
 def new_invoice(config: EmulatorConfig, i_customer: int, fields: dict[str, Any]) -> Record:
     """An open invoice issued today to a customer, with `fields` overriding the defaults."""
     issued = today(config)
-    return {
-        "i_customer": i_customer,
-        "invoice_number": f"N{issued:%Y%m%d}",
-        "issue_date": issued.isoformat(),
-        "period_from": _month_before(issued).isoformat(),
-        "period_to": (issued - timedelta(days=1)).isoformat(),
-        "due_date": (issued + timedelta(days=15)).isoformat(),
-        "amount_net": 0.0,
-        "amount_due": 0.0,
-        "amount_paid": 0.0,
-        "invoice_status": "Open",
-        "i_invoice_status": STATUS_CODES["Open"],
-        "is_void": "N",
-        "iso_4217": "USD",
-        **fields,
-    }
+    due = issued + timedelta(days=15)
+    opened = _invoice_fields(i_customer, issued, due, (0.0, 0.0, 0.0), "Open")
+    return {**opened, "invoice_number": f"N{issued:%Y%m%d}", "iso_4217": "USD", **fields}
 
 
 def settlement(config: EmulatorConfig, invoice: Record) -> Record:

@@ -60,22 +60,23 @@ class Since:
     def predicate(self, value: Any, method: str) -> Predicate:
         """The row test for one request's value."""
         bound = _bound(value, self.param, self.shape, method)
-        return lambda row: row.get(self.field) is not None and str(row[self.field]) >= bound
+        name, keeps = self.field, self.keeps
+        return lambda row: row.get(name) is not None and keeps(str(row[name]), bound)
+
+    @staticmethod
+    def keeps(value: str, bound: str) -> bool:
+        """Whether a row's value passes the bound."""
+        return value >= bound
 
 
 @dataclass(frozen=True)
-class Before:
+class Before(Since):
     """`param` keeps rows whose date or datetime `field` is strictly before it (text order)."""
 
-    param: str
-    field: str
-    shape: str = DATE
-    required: bool = False
-
-    def predicate(self, value: Any, method: str) -> Predicate:
-        """The row test for one request's value."""
-        bound = _bound(value, self.param, self.shape, method)
-        return lambda row: row.get(self.field) is not None and str(row[self.field]) < bound
+    @staticmethod
+    def keeps(value: str, bound: str) -> bool:
+        """Whether a row's value passes the bound."""
+        return value < bound
 
 
 ListFilter = Equals | Pattern | Since | Before
