@@ -55,6 +55,7 @@ class Api:
         self,
         world: World,
         tables: TableSet,
+        vendor_xdrs: VendorXdrs,
         sessions: SessionTable,
         config: EmulatorConfig,
         rng: random.Random,
@@ -78,7 +79,7 @@ class Api:
                 "access_token_lifetime": self._config.access_token_lifetime_s
             },
             "Customer/get_extensions_list": self._extensions_list,
-            "Vendor/get_xdr_list": VendorXdrs(world, config).answer,
+            "Vendor/get_xdr_list": vendor_xdrs.answer,
         }
         self._session_handlers: dict[str, Callable[[Params], Answer]] = {
             "Session/login": lambda p: self._sessions.login(

@@ -33,10 +33,10 @@ from connector.emulator.world import World
 class Truth:
     """Ground truth: exactly what the API returns for each entity right now (secrets included)."""
 
-    def __init__(self, world: World, tables: TableSet, config: EmulatorConfig) -> None:
+    def __init__(self, world: World, tables: TableSet, vendor_xdrs: VendorXdrs) -> None:
         self._world = world
         self._tables = tables
-        self._vendor_xdrs = VendorXdrs(world, config)
+        self._vendor_xdrs = vendor_xdrs
 
     def accounts(self) -> list[Record]:
         """Every account, in list order."""
@@ -80,11 +80,12 @@ class Emulator:
         self.tables = TableSet(
             (*BUILTIN_TABLES, *extra_tables), self.config, self._world.record_event
         )
-        self.truth = Truth(self._world, self.tables, self.config)
+        vendor_xdrs = VendorXdrs(self._world, self.config)
+        self.truth = Truth(self._world, self.tables, vendor_xdrs)
         directory = Directory(self.config, self._world)
         self._sessions = SessionTable(self.config, directory, clock, self.counters)
         rng = random.Random(self.config.seed)
-        api = Api(self._world, self.tables, self._sessions, self.config, rng)
+        api = Api(self._world, self.tables, vendor_xdrs, self._sessions, self.config, rng)
         self._gateway = Gateway(api, self.config, self.counters, clock, rng, sleep)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
