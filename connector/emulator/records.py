@@ -16,6 +16,8 @@ import numpy as np
 Record = dict[str, Any]
 
 KIND_ORDER, KIND_ACCOUNT, KIND_CUSTOMER, KIND_XDR, KIND_OWNER, KIND_STATUS = 1, 2, 3, 4, 5, 6
+# The billing tables' records (`billing.py`, `catalog.py`, `vendor_xdrs.py`).
+KIND_INVOICE, KIND_PAYMENT, KIND_DID, KIND_VENDOR, KIND_VENDOR_XDR = 7, 8, 9, 10, 11
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -31,8 +33,8 @@ FIRST_NAMES = ("José", "Zoë", "Łukasz", "Søren", "Владимир", "Franç
 LAST_NAMES = ("Müller", "Ørsted", "Ñúñez", "Dvořák", "Иванова", "李", "O'Brien", "Smith", "Çelik")
 FULL_NAMES = tuple(f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES)
 _FIRST, _LAST, _FULL = _pool(*FIRST_NAMES), _pool(*LAST_NAMES), _pool(*FULL_NAMES)
-# Which of an account's hash values picks its first name, last name, and email / extension.
-HASH_FIRSTNAME, HASH_LASTNAME, HASH_EXTRAS = 4, 6, 11
+# Which of an account's hash values picks its first name, last name, aliases, email / extension.
+HASH_FIRSTNAME, HASH_LASTNAME, HASH_ALIASES, HASH_EXTRAS = 4, 6, 9, 11
 _TIME_ZONES = _pool(
     "Europe/Prague", "UTC", "America/New_York", "Asia/Tokyo", "Europe/Kyiv", "America/Sao_Paulo"
 )
@@ -44,9 +46,14 @@ _COMPANIES = (
     'Acme "Tel"',
     "東京通信",
 )
-_PRODUCTS = _pool(
-    "Residential VoIP", "Business SIP Trunk", "Mobile Prepaid", "Fibre 1G", "Hosted PBX"
+PRODUCT_NAMES = (
+    "Residential VoIP",
+    "Business SIP Trunk",
+    "Mobile Prepaid",
+    "Fibre 1G",
+    "Hosted PBX",
 )
+_PRODUCTS = _pool(*PRODUCT_NAMES)
 _CURRENCIES = _pool("USD", "EUR", "GBP")
 _DESCRIPTIONS = _pool(
     "Local calls", "Calls to Germany", "Appels vers la Réunion", "Mobile — roaming"
@@ -61,7 +68,8 @@ _REASONS = {
         (34, "No circuit/channel available"),
     )
 }
-_ALIAS_COUNTS = (0, 0, 0, 1, 2)
+ADDONS = 20  # add-on products an account may hold
+ALIAS_COUNTS = (0, 0, 0, 1, 2)
 ALIAS_KEYS = 2_000_000_000  # aliases are accounts too; theirs sit far above the real accounts
 _BILLING_MODELS = (-1, 1, 1, 0)
 _TIMES_OF_DAY = tuple(f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86400))
@@ -153,6 +161,11 @@ def has_email(value: Any) -> Any:
 def has_extension(value: Any) -> Any:
     """Whether an account has a PBX extension, from its extras hash (int or array)."""
     return (value >> 8) % 4 != 0
+
+
+def alias_pick(value: Any) -> Any:
+    """Index into `ALIAS_COUNTS` from an account's aliases hash (an int or an array of them)."""
+    return (value >> 8) % len(ALIAS_COUNTS)
 
 
 def name_code(first_value: Any, last_value: Any) -> Any:
@@ -269,7 +282,7 @@ class RecordFactory:
             f'"h323_password":"{_secret(v[9], 10)}","api_token":"{v[10]:016x}{v[8] ^ v[9]:016x}",'
             f'"firstname":{_FIRST[first % len(_FIRST)]},"lastname":{_LAST[last % len(_LAST)]},'
             f'"time_zone_name":{_TIME_ZONES[(v[5] >> 16) % len(_TIME_ZONES)]},'
-            f'"sip_status":{v[3] >> 40 & 1},"alias_did_number_list":{_dids(key, v[9])}'
+            f'"sip_status":{v[3] >> 40 & 1},"alias_did_number_list":{_dids(key, v[HASH_ALIASES])}'
             f"{extension},"
             f'"service_features":{self._features(v[7])},"assigned_addons":{self._addons(v[9])}'
             f"{email}{status}}}".encode()
@@ -289,7 +302,7 @@ class RecordFactory:
         shape = value % 1200
         text = self._addons_cache.get(shape)
         if text is None:
-            addons = _addon_list((shape // 3 % 20, shape // 60)[: shape % 3], self.window_start)
+            addons = _addon_list((shape // 3 % ADDONS, shape // 60)[: shape % 3], self.window_start)
             text = self._addons_cache.setdefault(shape, to_json(addons).decode())
         return text
 
@@ -373,7 +386,7 @@ class RecordFactory:
 
 def _dids(i_account: int, value: int) -> str:
     """`alias_did_number_list`: the DIDs of the account's aliases (most accounts have none)."""
-    count = _ALIAS_COUNTS[(value >> 8) % len(_ALIAS_COUNTS)]
+    count = ALIAS_COUNTS[alias_pick(value)]
     dids = [f'{{"did_number":"{alias_number(i_account, n)}"}}' for n in range(count)]
     return f"[{','.join(dids)}]"
 
@@ -407,11 +420,21 @@ def _service_features(count: int, flag: int, policy: int) -> list[Record]:
     return features[:count]
 
 
+def addon_key(pick: int) -> int:
+    """The `i_product` of add-on product number `pick` (0 to `ADDONS` - 1)."""
+    return 100 + pick
+
+
+def addon_name(pick: int) -> str:
+    """The name of add-on product number `pick`."""
+    return f"Add-on pack {pick}"
+
+
 def _addon_list(picks: tuple[int, ...], window_start: int) -> list[Record]:
     return [
         {
-            "i_product": 100 + pick,
-            "name": f"Add-on pack {pick}",
+            "i_product": addon_key(pick),
+            "name": addon_name(pick),
             "addon_effective_from": utc(window_start - 86400 * (1 + n)),
             "addon_priority": 10 * (n + 1),
         }

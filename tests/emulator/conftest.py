@@ -56,6 +56,21 @@ class Api:
         return code
 
 
+def read_all(
+    api: Api, method: str, list_key: str, size: int, **params: Any
+) -> tuple[list[Any], set[Any]]:
+    """Every page of a list method, and the totals its pages reported."""
+    rows: list[Any] = []
+    totals: set[Any] = set()
+    while True:
+        page = {"limit": size, "offset": len(rows), "get_total": 1, **params}
+        answer = api.call(method, page)
+        rows += answer[list_key]
+        totals.add(answer["total"])
+        if len(answer[list_key]) < size:
+            return rows, totals
+
+
 @pytest.fixture
 def make_api() -> Iterator[Callable[[Emulator], Api]]:
     apis: list[Api] = []
