@@ -207,6 +207,13 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
+def _xdr_shape(config: EmulatorConfig) -> str:
+    """How the xDRs are spread, for the banner."""
+    if config.xdrs_per_day is None:
+        return f"{config.xdrs_per_account} xDRs each"
+    return f"{config.xdrs_per_day} xDRs a day, skewed"
+
+
 def _banner(emulator: Emulator) -> str:
     config = emulator.config
     lines = [
@@ -245,9 +252,3 @@ def run(args: argparse.Namespace) -> int:
         os.close(wake_read)
         os.close(wake_write)
     return 0
-
-
-def _xdr_shape(config: EmulatorConfig) -> str:
-    if config.xdrs_per_day is None:
-        return f"{config.xdrs_per_account} xDRs each"
-    return f"{config.xdrs_per_day} xDRs a day, skewed"

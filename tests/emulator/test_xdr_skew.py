@@ -1,5 +1,6 @@
 """`xdrs_per_day`: a large operator's day, most xDRs in few customers, from the seed."""
 
+import argparse
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
@@ -7,6 +8,7 @@ from datetime import date
 import pytest
 
 from connector.emulator import Emulator, EmulatorConfig
+from connector.emulator.command import add_arguments, config_from
 from tests.emulator.conftest import Api
 
 MakeEmulator = Callable[..., Emulator]
@@ -65,3 +67,10 @@ def test_customer_xdrs_pages_add_up_to_the_truth(
 def test_a_negative_count_is_refused() -> None:
     with pytest.raises(ValueError, match="xdrs_per_day"):
         EmulatorConfig(xdrs_per_day=-1)
+
+
+def test_the_flag_sets_the_count_and_its_absence_keeps_xdrs_per_account() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert config_from(parser.parse_args(["--xdrs-per-day", "500"])).xdrs_per_day == 500
+    assert config_from(parser.parse_args([])).xdrs_per_day is None
