@@ -8,6 +8,7 @@ among the customers that own accounts at start; a customer's xDRs are spread eve
 accounts. Accounts created later hold none.
 """
 
+from abc import ABC, abstractmethod
 from datetime import date
 
 import numpy as np
@@ -19,7 +20,7 @@ DAY_S = 86400
 HEAVY_SHARE, LIGHT_SHARE = 0.01, 0.09  # of the customers; each group holds half the xDRs
 
 
-class XdrLayout:
+class XdrLayout(ABC):
     """xDR ids of accounts, and each id's account and billing time (epoch)."""
 
     def __init__(self, seed: int, xdr_start: date, xdr_days: int) -> None:
@@ -27,17 +28,17 @@ class XdrLayout:
         self.window_start = epoch_of(xdr_start)
         self.window_s = xdr_days * DAY_S
 
+    @abstractmethod
     def ids(self, accounts: np.ndarray) -> np.ndarray:
         """Every xDR id of these accounts."""
-        raise NotImplementedError
 
+    @abstractmethod
     def accounts_of(self, i_xdrs: np.ndarray) -> np.ndarray:
         """The account of each xDR id."""
-        raise NotImplementedError
 
+    @abstractmethod
     def bill_times(self, i_xdrs: np.ndarray) -> np.ndarray:
         """Billing time (epoch) of each xDR id, inside the window."""
-        raise NotImplementedError
 
     def _seconds(self, i_xdrs: np.ndarray, span_s: int) -> np.ndarray:
         """A second in [0, span_s) for each id, from its hash."""
