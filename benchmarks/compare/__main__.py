@@ -20,6 +20,7 @@ from benchmarks.compare.contenders import (
     REPO,
     Contender,
     dagster_home,
+    extraction_metadata,
     prepare_kept_instance,
 )
 from benchmarks.compare.emulator import EmulatorProcess
@@ -51,17 +52,6 @@ def parse_args() -> argparse.Namespace:
     if args.quick:
         args.sizes, args.latencies, args.rounds = "10000", "20", 1
     return args
-
-
-def extraction_metadata(home: Path) -> dict[str, float]:
-    """Records/s and seconds of the fetch-and-write phase, from the latest materialization."""
-    import dagster as dg  # only ours needs it, and only after the timed run
-
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey(["portabilling", "accounts"]))
-    assert event is not None and event.asset_materialization is not None
-    values = {k: v.value for k, v in event.asset_materialization.metadata.items()}
-    return {"records_per_s": float(values["records_per_s"]), "seconds": float(values["duration_s"])}
 
 
 class Placement(NamedTuple):

@@ -5,6 +5,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import requests
 
@@ -20,23 +21,35 @@ def _session(headers: dict[str, str]) -> requests.Session:
     return _local.session
 
 
-def fetch(url: str, headers: dict[str, str], offset: int, total: bool = False) -> dict:
-    """One page, parsed."""
-    params = {"limit": PAGE_SIZE, "offset": offset, **({"get_total": 1} if total else {})}
-    answer = _session(headers).post(
-        f"{url}/rest/Account/get_account_list", json={"params": params}, timeout=60
-    )
+def call(url: str, headers: dict[str, str], method: str, params: dict[str, Any]) -> dict:
+    """One request to `Service/method`, parsed."""
+    answer = _session(headers).post(f"{url}/rest/{method}", json={"params": params}, timeout=60)
     answer.raise_for_status()
     return json.loads(answer.content)
 
 
+def page_params(offset: int, total: bool = False, page_size: int = PAGE_SIZE) -> dict[str, int]:
+    """`limit`/`offset`, and `get_total` on the page that reads it."""
+    return {"limit": page_size, "offset": offset, **({"get_total": 1} if total else {})}
+
+
+def fetch(url: str, headers: dict[str, str], offset: int, total: bool = False) -> dict:
+    """One accounts page, parsed."""
+    return call(url, headers, "Account/get_account_list", page_params(offset, total))
+
+
+def login(url: str, user: str, password: str) -> dict[str, str]:
+    """Headers that carry a fresh access token."""
+    answer = requests.post(
+        f"{url}/rest/Session/login", json={"params": {"login": user, "password": password}}
+    ).json()
+    return {"Authorization": f"Bearer {answer['access_token']}"}
+
+
 def main() -> None:
     """Print rows and the fetch-phase seconds as one JSON line."""
-    url, login, password, concurrency = *sys.argv[1:4], int(sys.argv[4])
-    login_answer = requests.post(
-        f"{url}/rest/Session/login", json={"params": {"login": login, "password": password}}
-    ).json()
-    headers = {"Authorization": f"Bearer {login_answer['access_token']}"}
+    url, user, password, concurrency = *sys.argv[1:4], int(sys.argv[4])
+    headers = login(url, user, password)
     started = time.monotonic()
     first = fetch(url, headers, 0, total=True)
     offsets = range(PAGE_SIZE, int(first["total"]), PAGE_SIZE)

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -53,6 +54,17 @@ def prepare_kept_instance() -> None:
 def dagster_home(key: str, work: Path) -> Path:
     """The instance folder a run of contender `key` uses."""
     return work / "dagster_home" if key == "ours_fresh" else KEPT_DAGSTER_HOME
+
+
+def extraction_metadata(home: Path, table: str = "accounts") -> dict[str, float]:
+    """Records/s and seconds of the fetch-and-write phase, from the latest materialization."""
+    import dagster as dg  # only ours needs it, and only after the timed run
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["portabilling", table]))
+    assert event is not None and event.asset_materialization is not None
+    values: dict[str, Any] = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+    return {"records_per_s": float(values["records_per_s"]), "seconds": float(values["duration_s"])}
 
 
 def _ours_env(key: str) -> Callable[[str, Path], dict[str, str]]:

@@ -15,13 +15,20 @@ HOST = Path(__file__).resolve().parent / "emulator_host.py"
 class EmulatorProcess:
     """`with EmulatorProcess(accounts, latency_ms) as emulator:` serves until the block ends.
 
-    With `cpus`, the emulator runs only on those CPUs (`--pin`).
+    With `cpus`, the emulator runs only on those CPUs (`--pin`); `config` sets further
+    `EmulatorConfig` fields (JSON values).
     """
 
     def __init__(
-        self, accounts: int, latency_ms: float, cwd: Path, cpus: set[int] | None = None
+        self,
+        accounts: int,
+        latency_ms: float,
+        cwd: Path,
+        cpus: set[int] | None = None,
+        config: dict[str, Any] | None = None,
     ) -> None:
         command = [sys.executable, str(HOST), str(accounts), str(latency_ms)]
+        command += [json.dumps(config)] if config else []
         self._process = subprocess.Popen(
             command,
             cwd=cwd,
@@ -51,6 +58,14 @@ class EmulatorProcess:
     def counters(self) -> dict[str, Any]:
         """Requests served since the last reset."""
         return self._ask("counters")
+
+    def xdr_calls(self) -> dict[int, int]:
+        """`Customer/get_customer_xdrs` calls per customer since the last reset."""
+        return {int(customer): n for customer, n in self._ask("xdr_calls").items()}
+
+    def xdr_holders(self) -> set[int]:
+        """Customers holding xDRs on the window's first day (ground truth)."""
+        return set(self._ask("xdr_holders")["customers"])
 
     def __enter__(self) -> "EmulatorProcess":
         return self

@@ -76,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="xDRs per account (default %(default)s)",
     )
     data.add_argument(
+        "--xdrs-per-day",
+        type=_bounded(int, 0),
+        default=defaults.xdrs_per_day,
+        help="instead of --xdrs-per-account: exactly N xDRs each day, 1%% of the customers "
+        "holding half, 9%% the rest, the others none",
+    )
+    data.add_argument(
         "--xdr-start",
         type=_day,
         default=defaults.xdr_start,
@@ -176,6 +183,7 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
         customers=args.customers,
         accounts=args.accounts,
         xdrs_per_account=args.xdrs_per_account,
+        xdrs_per_day=args.xdrs_per_day,
         xdr_start=args.xdr_start,
         xdr_days=args.xdr_days,
         seed=args.seed,
@@ -199,6 +207,13 @@ def config_from(args: argparse.Namespace) -> EmulatorConfig:
     )
 
 
+def _xdr_shape(config: EmulatorConfig) -> str:
+    """How the xDRs are spread, for the banner."""
+    if config.xdrs_per_day is None:
+        return f"{config.xdrs_per_account} xDRs each"
+    return f"{config.xdrs_per_day} xDRs a day, skewed"
+
+
 def _banner(emulator: Emulator) -> str:
     config = emulator.config
     lines = [
@@ -207,7 +222,7 @@ def _banner(emulator: Emulator) -> str:
         f"  login: {emulator.login}  password: {emulator.password}",
         f"  api token: {emulator.api_token}",
         f"  data: {config.customers} customers, {config.accounts} accounts, "
-        f"{config.xdrs_per_account} xDRs each over {config.xdr_days} days from {config.xdr_start}, "
+        f"{_xdr_shape(config)} over {config.xdr_days} days from {config.xdr_start}, "
         f"seed {config.seed}",
     ]
     if emulator.ca_file:

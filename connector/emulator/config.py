@@ -10,13 +10,15 @@ from connector.emulator.releases import DEFAULT_RELEASE, RELEASES, Release
 class EmulatorConfig:
     """Everything the emulator can be told; fault and latency knobs are read live on each request.
 
-    Data-shape fields (`customers`, `accounts`, `xdrs_per_account`, `xdr_start`, `xdr_days`, `seed`)
-    are read once at start.
+    Data-shape fields (`customers`, `accounts`, `xdrs_per_account` or `xdrs_per_day`, `xdr_start`,
+    `xdr_days`, `seed`) are read once at start.
     """
 
     customers: int = 20
     accounts: int = 200
     xdrs_per_account: int = 10
+    # Set: each day holds exactly this many xDRs, most in few customers (`xdr_layout.Skewed`).
+    xdrs_per_day: int | None = None
     xdr_start: date = date(2024, 1, 1)
     xdr_days: int = 3
     seed: int = 7
@@ -49,6 +51,7 @@ class EmulatorConfig:
         """Raise ValueError naming the first field whose value cannot work."""
         for name in ("customers", "accounts", "xdrs_per_account", "churn_per_page", "port"):
             _require(getattr(self, name) >= 0, f"{name} must be >= 0")
+        _require(self.xdrs_per_day is None or self.xdrs_per_day >= 0, "xdrs_per_day must be >= 0")
         for name in ("xdr_days", "brute_force_attempts", "max_body_bytes"):
             _require(getattr(self, name) >= 1, f"{name} must be >= 1")
         _require(

@@ -213,11 +213,10 @@ def office(i_customer: int) -> tuple[int, int | None]:
 class RecordFactory:
     """Builds account, customer and xDR records for a seed and a date window."""
 
-    def __init__(self, seed: int, xdr_start: date, xdr_days: int, xdrs_per_account: int) -> None:
+    def __init__(self, seed: int, xdr_start: date, xdr_days: int) -> None:
         self.seed = seed
         self.window_start = epoch_of(xdr_start)
         self.window_s = xdr_days * 86400
-        self.xdrs_per_account = xdrs_per_account
         self._days: dict[int, str] = {}
         self._past = [(xdr_start - timedelta(days=n)).isoformat() for n in range(1500)]
         self._expiry = [(xdr_start + timedelta(days=730 - n)).isoformat() for n in range(1500)]
@@ -344,24 +343,12 @@ class RecordFactory:
                 self._names[key] = json.dumps(customer_name(key, value), ensure_ascii=False)
         return [self._names[key] for key in keys]
 
-    def bill_times(self, i_xdrs: np.ndarray) -> np.ndarray:
-        """Billing time (epoch) of each xDR id, inside the configured window."""
-        offsets = key_hashes(self.seed, KIND_XDR, i_xdrs) % np.uint64(self.window_s)
-        return offsets.astype(np.int64) + self.window_start
-
-    def xdr_ids(self, accounts: np.ndarray) -> np.ndarray:
-        """Every xDR id of these accounts: account * per_account + j, so each is derivable."""
-        per = self.xdrs_per_account
-        return (accounts[:, None] * per + np.arange(per, dtype=np.int64)[None, :]).ravel()
-
-    def xdrs(self, i_xdrs: Sequence[int], bill_times: Sequence[int]) -> list[Json]:
-        """xDR records for ids whose billing times are already known."""
+    def xdrs(
+        self, i_xdrs: Sequence[int], i_accounts: Sequence[int], bill_times: Sequence[int]
+    ) -> list[Json]:
+        """xDR records for ids whose accounts and billing times are already known."""
         rows = hash_rows(self.seed, KIND_XDR, i_xdrs, 8)
-        per = self.xdrs_per_account
-        return [
-            self._xdr(i, i // per, bill, v)
-            for i, bill, v in zip(i_xdrs, bill_times, rows, strict=True)
-        ]
+        return [self._xdr(*args) for args in zip(i_xdrs, i_accounts, bill_times, rows, strict=True)]
 
     def _xdr(self, i_xdr: int, i_account: int, bill: int, v: list[int]) -> Json:
         failed = 1 if v[0] % 12 == 0 else 0

@@ -80,9 +80,9 @@ class VendorXdrs:
             generation, keys = self._world.accounts.generation, self._world.accounts.keys.copy()
         with self._lock:
             if self._sorted is None or self._sorted[0] != generation:
-                factory = self._world.factory
-                ids = factory.xdr_ids(keys)
-                times = factory.bill_times(ids)
+                layout = self._world.xdr_layout
+                ids = layout.ids(keys)
+                times = layout.bill_times(ids)
                 vendors = self.vendor_of(ids)
                 order = np.lexsort((ids, times, vendors))
                 self._sorted = generation, ids[order], times[order], vendors[order]
@@ -94,7 +94,8 @@ class VendorXdrs:
         return hashes.astype(np.int64) + 1
 
     def _records(self, ids: np.ndarray, times: np.ndarray, i_vendor: int) -> list[Record]:
-        calls = self._world.factory.xdrs(ids.tolist(), times.tolist())
+        accounts = self._world.xdr_layout.accounts_of(ids)
+        calls = self._world.factory.xdrs(ids.tolist(), accounts.tolist(), times.tolist())
         rates = hash_rows(self._config.seed, KIND_VENDOR_XDR, ids.tolist(), 1)
         return [
             self._vendor_xdr(decode(call), i_vendor, rate)

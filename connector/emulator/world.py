@@ -30,6 +30,7 @@ from connector.emulator.records import (
     key_hashes,
     patch,
 )
+from connector.emulator.xdr_layout import xdr_layout
 
 FIRST_ACCOUNT = 1000
 BILL_STATUSES = ("O", "I", "C")
@@ -42,11 +43,10 @@ class World:
     def __init__(self, config: EmulatorConfig) -> None:
         self._seed = config.seed
         self._customer_count = config.customers
-        self.factory = RecordFactory(
-            config.seed, config.xdr_start, config.xdr_days, config.xdrs_per_account
-        )
+        self.factory = RecordFactory(config.seed, config.xdr_start, config.xdr_days)
         keys = np.arange(FIRST_ACCOUNT, FIRST_ACCOUNT + config.accounts, dtype=np.int64)
         columns = {"owner": self._base_owners(keys), "status": self._base_statuses(keys)}
+        self.xdr_layout = xdr_layout(config, keys, columns["owner"])
         self.accounts = OrderedIndex(config.seed, keys, columns)
         self.customers = OrderedIndex(
             config.seed, np.arange(1, config.customers + 1, dtype=np.int64), {}
@@ -205,7 +205,7 @@ class World:
             present = i_account in self.accounts
         if not present:
             return [], 0
-        ids = self.factory.xdr_ids(np.array([i_account], dtype=np.int64))
+        ids = self.xdr_layout.ids(np.array([i_account], dtype=np.int64))
         return self._xdr_page(ids, start, end, offset, limit)
 
     def customer_xdrs(
@@ -216,23 +216,23 @@ class World:
             return [], 0
         with self.lock:
             keys = self._accounts_of(i_customer)
-        return self._xdr_page(self.factory.xdr_ids(keys), start, end, offset, limit)
+        return self._xdr_page(self.xdr_layout.ids(keys), start, end, offset, limit)
 
     def all_xdrs(self, start: int, end: int) -> list[Json]:
         """Every xDR with billing time in [start, end), in billing-time order."""
         with self.lock:
             keys = self.accounts.keys.copy()
-        return self._xdr_page(self.factory.xdr_ids(keys), start, end, 0, None)[0]
+        return self._xdr_page(self.xdr_layout.ids(keys), start, end, 0, None)[0]
 
     def _overlaps_window(self, start: int | None, end: int | None) -> bool:
-        first = self.factory.window_start
-        last = first + self.factory.window_s
+        first = self.xdr_layout.window_start
+        last = first + self.xdr_layout.window_s
         return (start is None or start < last) and (end is None or end > first)
 
     def _xdr_page(
         self, ids: np.ndarray, start: int | None, end: int | None, offset: int, limit: int | None
     ) -> Page:
-        times = self.factory.bill_times(ids)
+        times = self.xdr_layout.bill_times(ids)
         mask = np.ones(len(ids), dtype=bool)
         if start is not None:
             mask &= times >= start
@@ -240,7 +240,9 @@ class World:
             mask &= times < end
         ids, times = ids[mask], times[mask]
         chosen = np.lexsort((ids, times))[offset : None if limit is None else offset + limit]
-        return self.factory.xdrs(ids[chosen].tolist(), times[chosen].tolist()), len(ids)
+        accounts = self.xdr_layout.accounts_of(ids[chosen])
+        records = self.factory.xdrs(ids[chosen].tolist(), accounts.tolist(), times[chosen].tolist())
+        return records, len(ids)
 
     def _accounts_of(self, i_customer: int) -> np.ndarray:
         """Account keys owned by a customer, from a grouping rebuilt only after mutations."""

@@ -1,5 +1,6 @@
 """FanOut against the emulator: one xDR scan per customer, merged, de-duplicated and counted."""
 
+from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
@@ -114,3 +115,30 @@ def test_a_failing_scan_fails_the_fan_out(make_emulator: Any, connect: Any) -> N
     params[2] = {**params[2], "from_date": "yesterday"}
     with pytest.raises(FaultError):
         list(FanOut(connect(emu).call, *XDRS, params))
+
+
+def _counted(call: Any, tally: Counter[int]) -> Any:
+    """`call`, tallying the requests each customer cost."""
+
+    def counting(service: str, method: str, params: dict[str, Any]) -> Any:
+        tally[params["i_customer"]] += 1
+        return call(service, method, params)
+
+    return counting
+
+
+def test_a_customer_without_xdrs_costs_one_request(make_emulator: Any, connect: Any) -> None:
+    emu = make_emulator(customers=100, accounts=400, xdrs_per_day=3000, xdr_days=1)
+    day, tally = date(2024, 1, 1), Counter[int]()
+    params = [_day_params(c, day) for c in _customers(emu)]
+    call = _counted(connect(emu).call, tally)
+    rows = [
+        row for page in FanOut(call, *XDRS, params, page_size=100, concurrency=4) for row in page
+    ]
+    owner = {row["i_account"]: row["i_customer"] for row in emu.truth.accounts()}
+    holding = Counter(owner[row["i_account"]] for row in emu.truth.xdrs(day))
+    assert len(rows) == sum(holding.values()) == 3000
+    assert {c: tally[c] for c in tally if c not in holding} == dict.fromkeys(
+        set(range(1, 101)) - set(holding), 1
+    )
+    assert all(tally[c] == holding[c] // 100 + 1 for c in holding)
