@@ -1,9 +1,9 @@
-"""Dagster assets: snapshots of customers and accounts, daily xDR partitions, provisioning events.
+"""Dagster assets, one per entity of the registry, plus the provisioning events.
 
-Each asset asks the resources for a client and a table store, runs one extraction from
-`connector.extract` (or applies pending events with `connector.refresh`), and reports what it did
-as materialization metadata and asset checks. Adding an entity is a row in `connector.tables`
-plus one `snapshot_asset(...)` line here.
+Each entity's asset asks the resources for a client and a table store, runs one extraction from
+`connector.extract` as the entity's refresh mode says, and reports what it did as materialization
+metadata and asset checks. The events asset applies pending events with `connector.refresh`.
+What an entity is lives only in its declaration (`connector.entities`).
 """
 
 import time
@@ -13,12 +13,13 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from connector.entities import DailyPartitions, Entity, FullSnapshot, Registry
 from connector.events.store import DEAD
-from connector.extract import Extraction, Tuning, extract_snapshot, extract_xdr_day
-from connector.refresh import KIND_OF_TABLE, apply_batch
+from connector.extract import Extraction, Tuning, extract_day, extract_snapshot
+from connector.refresh import Applied, apply_batch
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
 from connector.storage import UpsertResult
-from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, XDRS, TableSpec
+from connector.tables import EVENTS, TableSpec
 
 GROUP = "portabilling"
 # Every asset that calls the server shares one concurrency pool (see README: scale-out).
@@ -50,17 +51,43 @@ def _check_specs(spec: TableSpec) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def snapshot_asset(spec: TableSpec, description: str) -> dg.AssetsDefinition:
-    """A full-snapshot asset of a table with a list method."""
+def entity_assets(
+    entities: Registry, partitions_def: dg.DailyPartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """One asset per entity, built as its refresh mode says."""
+    return [_entity_asset(entity, entities, partitions_def) for entity in entities]
 
-    @dg.asset(
-        key=asset_key(spec.name),
-        group_name=GROUP,
-        kinds={"parquet", "portabilling"},
-        pool=POOL,
-        check_specs=_check_specs(spec),
-        description=description,
-    )
+
+def _entity_asset(
+    entity: Entity, entities: Registry, partitions_def: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
+    match entity.refresh:
+        case FullSnapshot():
+            return snapshot_asset(entity)
+        case DailyPartitions():
+            return daily_asset(entity, entities[entity.upstream[0]], partitions_def)
+    raise ValueError(f"entity {entity.name}: no asset for {entity.refresh}")
+
+
+def _asset_args(entity: Entity) -> dict[str, Any]:
+    """What every entity's asset declares: key, checks, lineage, described columns."""
+    upstream = [*entity.upstream, *([EVENTS.name] if entity.events else [])]
+    return {
+        "key": asset_key(entity.name),
+        "group_name": GROUP,
+        "kinds": {"parquet", "portabilling"},
+        "pool": POOL,
+        "check_specs": _check_specs(entity.table),
+        "deps": [asset_key(name) for name in upstream],
+        "description": entity.description,
+        "metadata": {"dagster/column_schema": column_schema(entity.table)},
+    }
+
+
+def snapshot_asset(entity: Entity) -> dg.AssetsDefinition:
+    """A full-snapshot asset of an entity listed by one list method."""
+
+    @dg.asset(**_asset_args(entity))
     def _snapshot(
         context: dg.AssetExecutionContext,
         portabilling: PortaBillingResource,
@@ -71,30 +98,33 @@ def snapshot_asset(spec: TableSpec, description: str) -> dg.AssetsDefinition:
         started = time.time()
         with portabilling.get_client() as client:
             extraction = extract_snapshot(
-                client, store, spec, _tuning(portabilling), context.log.info
+                client, store, entity, _tuning(portabilling), context.log.info
             )
-        with events_store.get_store() as events_db:
-            requeued = events_db.requeue_done_since(started, KIND_OF_TABLE[spec.name])
-        if requeued:
-            context.log.info(f"{requeued} events applied during the scan will be applied again")
-        return _result(context, extraction, store.table_uri(spec.name), exact_total=False)
+        if entity.events:
+            _requeue_applied_since(context, events_store, started, entity.name)
+        uri = store.table_uri(entity.name)
+        return _result(context, entity.table, extraction, uri, exact_total=False)
 
     return _snapshot
 
 
-def xdrs_asset(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
-    """Daily xDR partitions: one partition holds the xDRs billed in that UTC day."""
+def _requeue_applied_since(
+    context: dg.AssetExecutionContext, events_store: EventStoreResource, since: float, kind: str
+) -> None:
+    """Events applied while the snapshot scanned may have been overwritten: apply them again."""
+    with events_store.get_store() as events_db:
+        requeued = events_db.requeue_done_since(since, kind)
+    if requeued:
+        context.log.info(f"{requeued} events applied during the scan will be applied again")
 
-    @dg.asset(
-        key=asset_key(XDRS.name),
-        group_name=GROUP,
-        kinds={"parquet", "portabilling"},
-        pool=POOL,
-        partitions_def=partitions_def,
-        check_specs=_check_specs(XDRS),
-        description="Usage records (xDRs) by UTC day of billing time, fetched per customer.",
-    )
-    def _xdrs(
+
+def daily_asset(
+    entity: Entity, parent: Entity, partitions_def: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
+    """Daily partitions: one partition holds the rows of one UTC day, listed per parent row."""
+
+    @dg.asset(partitions_def=partitions_def, **_asset_args(entity))
+    def _daily(
         context: dg.AssetExecutionContext,
         portabilling: PortaBillingResource,
         storage: ParquetStorageResource,
@@ -102,44 +132,69 @@ def xdrs_asset(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsDefinit
         day = date.fromisoformat(context.partition_key)
         store = storage.get_store()
         with portabilling.get_client() as client:
-            extraction = extract_xdr_day(
-                client, store, day, _tuning(portabilling), context.log.info
+            extraction = extract_day(
+                client, store, entity, parent, day, _tuning(portabilling), context.log.info
             )
-        uri = store.table_uri(XDRS.name, day.isoformat())
-        return _result(context, extraction, uri, exact_total=True)
+        uri = store.table_uri(entity.name, day.isoformat())
+        return _result(context, entity.table, extraction, uri, exact_total=True)
 
-    return _xdrs
+    return _daily
 
 
-@dg.asset(
-    key=asset_key(EVENTS.name),
-    group_name=GROUP,
-    kinds={"parquet", "portabilling"},
-    pool=POOL,
-    description=(
-        "Provisioning events received by the webhook. Materializing it applies every pending "
-        "event: the named accounts and customers are re-read and updated in place. An event "
-        "that cannot be applied is dead-lettered (`portabilling events dead-letter`)."
-    ),
-)
-def events(
-    context: dg.AssetExecutionContext,
-    portabilling: PortaBillingResource,
-    storage: ParquetStorageResource,
-    events_store: EventStoreResource,
-) -> dg.MaterializeResult:
-    tables = storage.get_store()
-    with events_store.get_store() as store:
-        batch = store.claim_pending(context.run.run_id)
-        try:
-            with portabilling.get_client() as client:
-                applied = apply_batch(client, tables, store, batch, portabilling.max_concurrency)
-        except BaseException:
-            store.release(context.run.run_id)
-            raise
-        store.complete(context.run.run_id)
-        dead_total = store.counts()[DEAD]
-    _log_dead_letters(context, applied.dead)
+def events_asset(entities: Registry) -> dg.AssetsDefinition:
+    """The events asset: materializing it applies every pending event to the registry's tables."""
+
+    @dg.asset(
+        key=asset_key(EVENTS.name),
+        group_name=GROUP,
+        kinds={"parquet", "portabilling"},
+        pool=POOL,
+        description=(
+            "Provisioning events received by the webhook. Materializing it applies every pending "
+            "event: the named entities are re-read and updated in place. An event that cannot "
+            "be applied is dead-lettered (`portabilling events dead-letter`)."
+        ),
+        metadata={"dagster/column_schema": column_schema(EVENTS)},
+    )
+    def events(
+        context: dg.AssetExecutionContext,
+        portabilling: PortaBillingResource,
+        storage: ParquetStorageResource,
+        events_store: EventStoreResource,
+    ) -> dg.MaterializeResult:
+        tables = storage.get_store()
+        with events_store.get_store() as store:
+            batch = store.claim_pending(context.run.run_id)
+            try:
+                with portabilling.get_client() as client:
+                    applied = apply_batch(
+                        client, tables, store, batch, entities, portabilling.max_concurrency
+                    )
+            except BaseException:
+                store.release(context.run.run_id)
+                raise
+            store.complete(context.run.run_id)
+            dead_total = store.counts()[DEAD]
+        _log_dead_letters(context, applied.dead)
+        _log_tables_changed(context, applied)
+        change = applied.tables[EVENTS.name]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": change.rows,
+                "dagster/uri": tables.table_uri(EVENTS.name),
+                "events_applied": applied.events,
+                "events_dead_lettered": len(applied.dead),
+                "dead_lettered_total": dead_total,
+                "entities_reread": len(batch.entities),
+                "duration_s": round(applied.seconds, 3),
+            }
+        )
+
+    return events
+
+
+def _log_tables_changed(context: dg.AssetExecutionContext, applied: Applied) -> None:
+    """A materialization of each entity table the events changed in place."""
     for name, change in applied.tables.items():
         if name != EVENTS.name:
             context.log_event(
@@ -149,22 +204,10 @@ def events(
                     metadata={"dagster/row_count": change.rows, **_change_metadata(change)},
                 )
             )
-    change = applied.tables[EVENTS.name]
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": change.rows,
-            "dagster/uri": tables.table_uri(EVENTS.name),
-            "events_applied": applied.events,
-            "events_dead_lettered": len(applied.dead),
-            "dead_lettered_total": dead_total,
-            "entities_reread": len(batch.entities),
-            "duration_s": round(applied.seconds, 3),
-        }
-    )
 
 
 @dg.asset_check(
-    asset=events,
+    asset=asset_key(EVENTS.name),
     name=DEAD_LETTERS_CHECK,
     description=(
         "Warns while dead-lettered events wait in the event store: list and requeue them with "
@@ -179,10 +222,6 @@ def dead_letters_check(events_store: EventStoreResource) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity.WARN,
         metadata={"dead_lettered": dead},
     )
-
-
-customers = snapshot_asset(CUSTOMERS, "All PortaBilling customers, a full snapshot.")
-accounts = snapshot_asset(ACCOUNTS, "All PortaBilling accounts, a full drift-repaired snapshot.")
 
 
 def _log_dead_letters(context: dg.AssetExecutionContext, dead: dict[int, str]) -> None:
@@ -203,7 +242,12 @@ def _tuning(portabilling: PortaBillingResource) -> Tuning:
 
 
 def _result(
-    context: dg.AssetExecutionContext, extraction: Extraction, uri: str, *, exact_total: bool
+    context: dg.AssetExecutionContext,
+    spec: TableSpec,
+    extraction: Extraction,
+    uri: str,
+    *,
+    exact_total: bool,
 ) -> dg.MaterializeResult:
     if extraction.added_fields:
         context.log.warning(
@@ -212,7 +256,7 @@ def _result(
         )
     spec_key = asset_key(extraction.table)
     return dg.MaterializeResult(
-        metadata=_metadata(extraction, uri),
+        metadata=_metadata(spec, extraction, uri),
         check_results=[
             _keys_check(spec_key, extraction),
             _total_check(spec_key, extraction, exact=exact_total),
@@ -220,12 +264,12 @@ def _result(
     )
 
 
-def _metadata(extraction: Extraction, uri: str) -> dict[str, Any]:
+def _metadata(spec: TableSpec, extraction: Extraction, uri: str) -> dict[str, Any]:
     scan = {f"drift/{k}": v for k, v in extraction.scan.as_dict().items() if v is not None}
     client = {f"api/{k}": v for k, v in extraction.client.items()}
     return {
         "dagster/row_count": extraction.rows,
-        "dagster/column_schema": column_schema(extraction.schema),
+        "dagster/column_schema": column_schema(spec, extraction.schema),
         "dagster/uri": uri,
         "preview": dg.MetadataValue.md(markdown_preview(extraction.preview)),
         "duration_s": round(extraction.seconds, 3),
@@ -264,8 +308,18 @@ def _total_check(key: dg.AssetKey, extraction: Extraction, *, exact: bool) -> dg
     )
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+def column_schema(spec: TableSpec, schema: pa.Schema | None = None) -> dg.TableSchema:
+    """Dagster's column schema: each column's type, and its description where declared.
+
+    `schema` (the spec's by default) may be wider: fields the API added have no description.
+    """
+    described = spec.descriptions
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=f.name, type=str(f.type), description=described.get(f.name))
+            for f in (spec.schema if schema is None else schema)
+        ]
+    )
 
 
 def markdown_preview(rows: list[dict[str, object]]) -> str:

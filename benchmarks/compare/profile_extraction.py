@@ -13,9 +13,9 @@ from pyinstrument import Profiler
 from benchmarks.compare.contenders import LOGIN, PASSWORD, REPO
 from benchmarks.compare.emulator import EmulatorProcess
 from connector.client import PortaBillingClient
+from connector.entities import ACCOUNTS
 from connector.extract import Tuning, extract_snapshot
 from connector.storage import TableStore
-from connector.tables import ACCOUNTS
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
         profiler = Profiler(interval=0.002)
         started = time.monotonic()
         with profiler, client:
-            result = extract_snapshot(client, TableStore(data), ACCOUNTS, Tuning(), print)
+            result = extract_snapshot(client, TableStore(data), ACCOUNTS.table, Tuning(), print)
         seconds = time.monotonic() - started
     print(f"{result.rows:,} rows in {seconds:.2f} s = {result.rows / seconds:,.0f} records/s")
     print(profiler.output_text(unicode=False, show_all=False))

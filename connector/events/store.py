@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from connector.events.types import EntityKind, Event, StoredEvent
+from connector.events.types import Event, StoredEvent
 from connector.secret_names import secret_markers, without_secrets
 from connector.statedir import check_folder
 
@@ -72,9 +72,9 @@ class EventStoreError(RuntimeError):
 
 
 class EntityRef(NamedTuple):
-    """An entity to re-read: `(kind, id)`."""
+    """An entity to re-read: `(kind, id)`, the kind being the entity's name (`accounts`)."""
 
-    kind: EntityKind
+    kind: str
     id: int
 
 
@@ -90,7 +90,7 @@ class PendingBatch:
     def is_empty(self) -> bool:
         return not self.i_events
 
-    def ids(self, kind: EntityKind) -> tuple[int, ...]:
+    def ids(self, kind: str) -> tuple[int, ...]:
         """The ids of one entity kind, ascending."""
         return tuple(ref.id for ref in self.entities if ref.kind == kind)
 
@@ -250,7 +250,7 @@ class EventStore:
         with self._write() as db:
             return db.execute(sql, (DONE, self._clock(), CLAIMED, run_id)).rowcount
 
-    def requeue_done_since(self, since: float, kind: EntityKind) -> int:
+    def requeue_done_since(self, since: float, kind: str) -> int:
         """Events of `kind` applied at or after `since` go back to pending; the number requeued.
 
         A snapshot that was scanning while they were applied may have published older state of
@@ -261,7 +261,7 @@ class EventStore:
             " WHERE state = ? AND done_at >= ? AND entity_kind = ?"
         )
         with self._write() as db:
-            return db.execute(sql, (PENDING, DONE, since, kind.value)).rowcount
+            return db.execute(sql, (PENDING, DONE, since, kind)).rowcount
 
     def release(self, run_id: str) -> int:
         """The run failed: its claimed events go back to pending; the number released."""
@@ -354,7 +354,7 @@ def _batch(rows: list[tuple[int, str | None, int | None]]) -> PendingBatch:
     """Coalesce `(i_event, entity_kind, entity_id)` rows to distinct entities."""
     i_events = tuple(row[0] for row in rows)
     distinct = {(kind, eid) for _, kind, eid in rows if kind is not None and eid is not None}
-    entities = {EntityRef(EntityKind(kind), eid) for kind, eid in distinct}
+    entities = {EntityRef(kind, eid) for kind, eid in distinct}
     return PendingBatch(
         entities=tuple(sorted(entities)),
         i_events=i_events,
@@ -417,7 +417,7 @@ def _insert_row(event: Event) -> tuple[object, ...]:
         event.i_event,
         event.event_type,
         _json(event.variables),
-        event.entity_kind.value if event.entity_kind else None,
+        event.entity_kind,
         event.entity_id,
         event.received_at.timestamp(),
     )
@@ -429,7 +429,7 @@ def _stored_event(row: tuple[Any, ...]) -> StoredEvent:
         i_event=i_event,
         event_type=event_type,
         variables=json.loads(variables),
-        entity_kind=EntityKind(kind) if kind is not None else None,
+        entity_kind=kind,
         entity_id=entity_id,
         received_at=datetime.fromtimestamp(received_at, UTC),
         state=state,
