@@ -1,23 +1,30 @@
 """The PortaBilling methods the emulator serves, keyed by `"Service/method"`."""
 
-import calendar
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from connector.emulator import faults
 from connector.emulator.config import EmulatorConfig
-from connector.emulator.faults import Fault, invalid_date, invalid_param
+from connector.emulator.faults import Fault, invalid_param
 from connector.emulator.filters import AccountQuery, CustomerQuery, Like
 from connector.emulator.numbers import with_alias_lists
+from connector.emulator.params import (
+    Params,
+    date_range,
+    flag,
+    optional_int,
+    paging,
+    required_int,
+    with_total,
+)
 from connector.emulator.realms import Principal, scoped
 from connector.emulator.releases import ENV_INFO
 from connector.emulator.sessions import SessionTable
+from connector.emulator.table_rows import TableSet
 from connector.emulator.world import Page, World
 
-Params = dict[str, Any]
 Answer = dict[str, Any]
 # Methods a release before MR101 does not know.
 _REALM_METHODS = frozenset({"Session/login_to_realm", "Session/get_access_token_lifetime"})
@@ -44,9 +51,15 @@ class Api:
     """Dispatches `Service/method` calls to handlers after checking credentials."""
 
     def __init__(
-        self, world: World, sessions: SessionTable, config: EmulatorConfig, rng: random.Random
+        self,
+        world: World,
+        tables: TableSet,
+        sessions: SessionTable,
+        config: EmulatorConfig,
+        rng: random.Random,
     ) -> None:
         self._world = world
+        self._tables = tables
         self._sessions = sessions
         self._config = config
         self._rng = rng
@@ -83,7 +96,7 @@ class Api:
             raise Fault(faults.UNKNOWN_METHOD, f"Unknown method {name}")
         if name in self._session_handlers:
             return self._session_handlers[name](params)
-        handler = self._handlers.get(name)
+        handler = self._handlers.get(name) or self._tables.handler(name)
         if handler is None:
             raise Fault(faults.UNKNOWN_METHOD, f"Unknown method {name}")
         params = scoped(self._authorize(credentials), name, params)
@@ -110,26 +123,24 @@ class Api:
         return session.principal
 
     def _with_total(self, answer: Answer, total: int, params: Params) -> Answer:
-        if _flag(params, "get_total"):
-            answer["total"] = str(total) if self._config.total_as_string else total
-        return answer
+        return with_total(answer, total, params, self._config.total_as_string)
 
     def _account_list(self, params: Params) -> Answer:
         method = "get_account_list"
-        offset, limit = _paging(params, method)
+        offset, limit = paging(params, method)
         churn = self._config.churn_per_page
         if churn:
             self._world.churn(churn)
-        i_customer = _optional_int(params, "i_customer", method)
-        query = AccountQuery.of(params, i_customer, _flag(params, "get_not_closed_accounts"))
+        i_customer = optional_int(params, "i_customer", method)
+        query = AccountQuery.of(params, i_customer, flag(params, "get_not_closed_accounts"))
         records, total = self._world.account_page(offset, limit, query)
-        if _flag(params, "with_aliases"):
+        if flag(params, "with_aliases"):
             records = with_alias_lists(records)
         return self._with_total({"account_list": records}, total, params)
 
     def _account_info(self, params: Params) -> Answer:
         method = "get_account_info"
-        i_account = _optional_int(params, "i_account", method)
+        i_account = optional_int(params, "i_account", method)
         if i_account is not None:
             record = self._world.account(i_account)
         elif "id" in params or "login" in params:
@@ -141,9 +152,9 @@ class Api:
 
     def _account_xdrs(self, params: Params) -> Answer:
         method = "get_xdr_list"
-        i_account = _required_int(params, "i_account", method)
-        start, end = _date_range(params, method)
-        offset, limit = _paging(params, method)
+        i_account = required_int(params, "i_account", method)
+        start, end = date_range(params, method)
+        offset, limit = paging(params, method)
         records, total = self._world.account_xdrs(i_account, start, end, offset, limit)
         return self._with_total({"xdr_list": records}, total, params)
 
@@ -151,7 +162,7 @@ class Api:
         return self._list_of(params, "get_alias_list", "i_master_account", self._world.aliases)
 
     def _extensions_list(self, params: Params) -> Answer:
-        branches = _flag(params, "get_main_office_extensions")
+        branches = flag(params, "get_main_office_extensions")
         return self._list_of(
             params,
             "get_extensions_list",
@@ -163,79 +174,32 @@ class Api:
         self, params: Params, method: str, owner: str, read: Callable[[int, int, int | None], Page]
     ) -> Answer:
         """A paged list of one entity's things, e.g. `get_alias_list {i_master_account}`."""
-        key = _required_int(params, owner, method)
-        offset, limit = _paging(params, method)
+        key = required_int(params, owner, method)
+        offset, limit = paging(params, method)
         records, total = read(key, offset, limit)
         return self._with_total({method.removeprefix("get_"): records}, total, params)
 
     def _customer_list(self, params: Params) -> Answer:
         method = "get_customer_list"
-        offset, limit = _paging(params, method)
+        offset, limit = paging(params, method)
         name = params.get("name")
         query = CustomerQuery(
             None if name is None else Like(str(name)),
-            _optional_int(params, "i_main_customer", method),
-            _optional_int(params, "i_office_type", method),
+            optional_int(params, "i_main_customer", method),
+            optional_int(params, "i_office_type", method),
         )
         records, total = self._world.customer_page(offset, limit, query)
         return self._with_total({"customer_list": records}, total, params)
 
     def _customer_info(self, params: Params) -> Answer:
-        record = self._world.customer(_required_int(params, "i_customer", "get_customer_info"))
+        record = self._world.customer(required_int(params, "i_customer", "get_customer_info"))
         return {} if record is None else {"customer_info": record}
 
     def _customer_xdrs(self, params: Params) -> Answer:
         """A customer's xDRs by billing time: `from_date` inclusive, `to_date` exclusive."""
         method = "get_customer_xdrs"
-        i_customer = _required_int(params, "i_customer", method)
-        start, end = _date_range(params, method)
-        offset, limit = _paging(params, method)
+        i_customer = required_int(params, "i_customer", method)
+        start, end = date_range(params, method)
+        offset, limit = paging(params, method)
         records, total = self._world.customer_xdrs(i_customer, start, end, offset, limit)
         return self._with_total({"xdr_list": records}, total, params)
-
-
-def _optional_int(params: Params, name: str, method: str) -> int | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | str)
-        or not str(value).lstrip("-").isdigit()
-    ):
-        raise invalid_param(method, f"{name} must be an integer")
-    return int(value)
-
-
-def _required_int(params: Params, name: str, method: str) -> int:
-    value = _optional_int(params, name, method)
-    if value is None:
-        raise invalid_param(method, f"{name} is required")
-    return value
-
-
-def _paging(params: Params, method: str) -> tuple[int, int | None]:
-    offset = _optional_int(params, "offset", method) or 0
-    limit = _optional_int(params, "limit", method)
-    if offset < 0 or (limit is not None and limit < 0):
-        raise invalid_param(method, "limit and offset must be >= 0")
-    return offset, limit
-
-
-def _flag(params: Params, name: str) -> bool:
-    return params.get(name) in (1, "1", True, "Y")
-
-
-def _date_range(params: Params, method: str) -> tuple[int | None, int | None]:
-    """`from_date` (inclusive) and `to_date` (exclusive) as epoch seconds, UTC."""
-    return _epoch(params, "from_date", method), _epoch(params, "to_date", method)
-
-
-def _epoch(params: Params, name: str, method: str) -> int | None:
-    value = params.get(name)
-    if value is None:
-        return None
-    try:
-        return calendar.timegm(time.strptime(str(value), "%Y-%m-%d %H:%M:%S"))
-    except ValueError:
-        raise invalid_date(method, name) from None

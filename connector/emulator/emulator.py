@@ -6,7 +6,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -15,12 +15,15 @@ from typing import Any
 from connector.emulator.api import Api
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.counters import Counters
+from connector.emulator.entity_tables import EntityTable
 from connector.emulator.events import DeliveryOptions, DeliveryReport, WebhookAuth, deliver
 from connector.emulator.gateway import Gateway
 from connector.emulator.realms import Directory
 from connector.emulator.records import Record, decode, epoch_of
+from connector.emulator.registry import BUILTIN_TABLES
 from connector.emulator.server import EmulatorHTTPServer
 from connector.emulator.sessions import SessionTable, public_key_pem
+from connector.emulator.table_rows import TableSet
 from connector.emulator.tls import server_context, write_certificates
 from connector.emulator.world import World
 
@@ -28,8 +31,9 @@ from connector.emulator.world import World
 class Truth:
     """Ground truth: exactly what the API returns for each entity right now (secrets included)."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, tables: TableSet) -> None:
         self._world = world
+        self._tables = tables
 
     def accounts(self) -> list[Record]:
         """Every account, in list order."""
@@ -44,6 +48,10 @@ class Truth:
         start = epoch_of(day)
         return [decode(text) for text in self._world.all_xdrs(start, start + 86400)]
 
+    def table(self, name: str) -> list[Record]:
+        """Every row of a declared entity table (e.g. `invoices`), in list order."""
+        return self._tables[name].all()
+
 
 class Emulator:
     """A PortaBilling emulator on a free loopback port; a context manager, or start()/stop()."""
@@ -54,17 +62,21 @@ class Emulator:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        extra_tables: Iterable[EntityTable] = (),
     ) -> None:
         self.config = dataclasses.replace(config or EmulatorConfig())
         if self.config.api_token is None:
             self.config.api_token = secrets.token_urlsafe(24)
         self.counters = Counters()
         self._world = World(self.config)
-        self.truth = Truth(self._world)
+        self.tables = TableSet(
+            (*BUILTIN_TABLES, *extra_tables), self.config, self._world.record_event
+        )
+        self.truth = Truth(self._world, self.tables)
         directory = Directory(self.config, self._world)
         self._sessions = SessionTable(self.config, directory, clock, self.counters)
         rng = random.Random(self.config.seed)
-        api = Api(self._world, self._sessions, self.config, rng)
+        api = Api(self._world, self.tables, self._sessions, self.config, rng)
         self._gateway = Gateway(api, self.config, self.counters, clock, rng, sleep)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -203,3 +215,15 @@ class Emulator:
     def delete_customer(self, i_customer: int) -> None:
         """Remove a customer (records `Customer/Deleted`)."""
         self._world.delete_customer(i_customer)
+
+    def create_row(self, table: str, **fields: Any) -> Record:
+        """Add a row to a declared entity table under the next key (records `<group>/Created`)."""
+        return self.tables[table].create(fields)
+
+    def update_row(self, table: str, key: int, **fields: Any) -> Record:
+        """Change a row of a declared entity table (records `<group>/Updated`)."""
+        return self.tables[table].update(key, fields)
+
+    def delete_row(self, table: str, key: int) -> None:
+        """Remove a row of a declared entity table (records `<group>/Deleted`)."""
+        self.tables[table].delete(key)

@@ -17,17 +17,16 @@ DELIVERY_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class Event:
-    """One recorded event; `changes` holds the (field, new value) pairs an update set."""
+    """One recorded event: the (name, value) ids it names and the (field, new value) changes."""
 
     i_event: int
     event_type: str
-    id_name: str
-    id_value: int
+    variables: tuple[tuple[str, Any], ...]
     changes: tuple[tuple[str, Any], ...] = ()
 
     def body(self, *, string_ids: bool = False, legacy_type: bool = False) -> dict[str, Any]:
         """The ESPF delivery body; ids as strings or a fine-grained legacy type when asked."""
-        ids: dict[str, Any] = {"i_event": self.i_event, self.id_name: self.id_value}
+        ids: dict[str, Any] = {"i_event": self.i_event, **dict(self.variables)}
         if string_ids:
             ids = {name: str(value) for name, value in ids.items()}
         event_type = legacy_event_type(self) if legacy_type else self.event_type
@@ -50,7 +49,7 @@ _LEGACY_FIELDS = {
 def legacy_event_type(event: Event) -> str:
     """The older fine-grained type for an update where one fits (`Account/Blocked`, ...)."""
     group, _, action = event.event_type.partition("/")
-    if action != "Updated" or not event.changes:
+    if action != "Updated" or not event.changes or group not in _LEGACY_FIELDS:
         return event.event_type
     prefix, by_field = _LEGACY_FIELDS[group]
     name, value = event.changes[0]

@@ -11,10 +11,11 @@ from email.policy import HTTP
 from typing import Any
 
 from connector.emulator import faults
-from connector.emulator.api import Api, Credentials, Params
+from connector.emulator.api import Api, Credentials
 from connector.emulator.config import EmulatorConfig
 from connector.emulator.counters import Counters
 from connector.emulator.faults import Fault
+from connector.emulator.params import Params
 from connector.emulator.records import Json, to_json
 
 _PROXY_PAGE = (

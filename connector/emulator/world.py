@@ -344,8 +344,15 @@ class World:
                     )
 
     def _record(self, event_type: str, id_name: str, key: int, changes: dict[str, Any]) -> None:
-        event = Event(len(self.events) + 1, event_type, id_name, key, tuple(changes.items()))
-        self.events.append(event)
+        self.record_event(event_type, ((id_name, key),), changes)
+
+    def record_event(
+        self, event_type: str, variables: tuple[tuple[str, Any], ...], changes: dict[str, Any]
+    ) -> None:
+        """Append an event naming `variables` (ESPF numbers them in order)."""
+        with self.lock:
+            number = len(self.events) + 1
+            self.events.append(Event(number, event_type, variables, tuple(changes.items())))
 
     @staticmethod
     def _must(record: Json | None) -> Record:
