@@ -11,7 +11,10 @@ from connector.entities.declaration import (
 
 BEGIN = "<!-- tables: generated from connector.entities; see tests/test_readme_tables.py -->"
 END = "<!-- end of tables -->"
-HEADER = "| table | key | source | refresh | re-read on events |\n| --- | --- | --- | --- | --- |"
+HEADER = (
+    "| asset | key | listed by | refresh | updated in place by events |\n"
+    "| --- | --- | --- | --- | --- |"
+)
 
 
 def table_list(entities: Registry) -> str:
@@ -21,7 +24,8 @@ def table_list(entities: Registry) -> str:
 
 
 def _row(entity: Entity) -> str:
-    cells = [f"`{entity.name}`", f"`{entity.table.key}`", _source(entity), _refresh(entity)]
+    asset = f"`portabilling/{entity.name}`"
+    cells = [asset, f"`{entity.table.key}`", _source(entity), _refresh(entity)]
     groups = ", ".join(f"`{route.group}/*`" for route in entity.events) or "no"
     return "| " + " | ".join([*cells, groups]) + " |"
 
@@ -39,6 +43,6 @@ def _refresh(entity: Entity) -> str:
         case FullSnapshot():
             return "full snapshot"
         case DailyPartitions():
-            return "daily partitions `date=YYYY-MM-DD`"
+            return "daily partitions (`date=YYYY-MM-DD`)"
         case RecentWindow(window_days=days):
             return f"last {days} days re-read, merged by key"
