@@ -7,18 +7,19 @@ What an entity is lives only in its declaration (`connector.entities`).
 """
 
 import time
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
-from connector.entities import DailyPartitions, Entity, FullSnapshot, Registry
+from connector.entities import DailyPartitions, Entity, FullSnapshot, RecentWindow, Registry
 from connector.events.store import DEAD
-from connector.extract import Extraction, Tuning, extract_day, extract_snapshot
+from connector.extract import Extraction, Tuning, extract_day, extract_snapshot, extract_window
 from connector.refresh import Applied, apply_batch
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
-from connector.storage import UpsertResult
+from connector.storage import TableStore, UpsertResult
 from connector.tables import EVENTS, TableSpec
 
 GROUP = "portabilling"
@@ -66,7 +67,8 @@ def _entity_asset(
             return snapshot_asset(entity)
         case DailyPartitions():
             return daily_asset(entity, entities[entity.upstream[0]], partitions_def)
-    raise ValueError(f"entity {entity.name}: no asset for {entity.refresh}")
+        case RecentWindow():
+            return window_asset(entity)
 
 
 def _asset_args(entity: Entity) -> dict[str, Any]:
@@ -94,18 +96,72 @@ def snapshot_asset(entity: Entity) -> dg.AssetsDefinition:
         storage: ParquetStorageResource,
         events_store: EventStoreResource,
     ) -> dg.MaterializeResult:
+        return _snapshot_run(context, entity, portabilling, storage.get_store(), events_store)
+
+    return _snapshot
+
+
+def _snapshot_run(
+    context: dg.AssetExecutionContext,
+    entity: Entity,
+    portabilling: PortaBillingResource,
+    store: TableStore,
+    events_store: EventStoreResource,
+) -> dg.MaterializeResult:
+    """Replace the entity's table with a full snapshot; events applied meanwhile apply again."""
+    started = time.time()
+    with portabilling.get_client() as client:
+        extraction = extract_snapshot(
+            client, store, entity, _tuning(portabilling), context.log.info
+        )
+    if entity.events:
+        _requeue_applied_since(context, events_store, started, entity.name)
+    uri = store.table_uri(entity.name)
+    return _result(context, entity.table, extraction, uri, exact_total=False)
+
+
+class WindowConfig(dg.Config):
+    """Run configuration of a recent-window asset."""
+
+    full_snapshot: bool = False  # replace the whole table instead of merging the window
+
+
+def window_asset(entity: Entity) -> dg.AssetsDefinition:
+    """Re-read the entity's recent window and merge it by key; a full snapshot on request.
+
+    The first run, with no table yet, is a full snapshot too.
+    """
+
+    @dg.asset(**_asset_args(entity))
+    def _window(
+        context: dg.AssetExecutionContext,
+        config: WindowConfig,
+        portabilling: PortaBillingResource,
+        storage: ParquetStorageResource,
+        events_store: EventStoreResource,
+    ) -> dg.MaterializeResult:
         store = storage.get_store()
+        if config.full_snapshot or store.schema(entity.name) is None:
+            return _snapshot_run(context, entity, portabilling, store, events_store)
         started = time.time()
         with portabilling.get_client() as client:
-            extraction = extract_snapshot(
-                client, store, entity, _tuning(portabilling), context.log.info
+            merge = extract_window(
+                client, store, entity, _utc_today(), _tuning(portabilling), context.log.info
             )
         if entity.events:
             _requeue_applied_since(context, events_store, started, entity.name)
         uri = store.table_uri(entity.name)
-        return _result(context, entity.table, extraction, uri, exact_total=False)
+        window = {"window_rows": merge.listed.rows, **_change_metadata(merge.change)}
+        return _result(
+            context,
+            entity.table,
+            merge.listed,
+            uri,
+            exact_total=False,
+            extra={"dagster/row_count": merge.change.rows, **window},
+        )
 
-    return _snapshot
+    return _window
 
 
 def _requeue_applied_since(
@@ -224,6 +280,10 @@ def dead_letters_check(events_store: EventStoreResource) -> dg.AssetCheckResult:
     )
 
 
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
 def _log_dead_letters(context: dg.AssetExecutionContext, dead: dict[int, str]) -> None:
     """A warning naming the first few events set aside and why (errors hold no secrets)."""
     if dead:
@@ -248,6 +308,7 @@ def _result(
     uri: str,
     *,
     exact_total: bool,
+    extra: Mapping[str, Any] | None = None,
 ) -> dg.MaterializeResult:
     if extraction.added_fields:
         context.log.warning(
@@ -256,7 +317,7 @@ def _result(
         )
     spec_key = asset_key(extraction.table)
     return dg.MaterializeResult(
-        metadata=_metadata(spec, extraction, uri),
+        metadata={**_metadata(spec, extraction, uri), **(extra or {})},
         check_results=[
             _keys_check(spec_key, extraction),
             _total_check(spec_key, extraction, exact=exact_total),

@@ -16,12 +16,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connector.arrowio import RecordConverter
+from connector.arrowio import RecordConverter, conform
 from connector.client import PortaBillingClient
-from connector.entities.declaration import Entity, ListMethod, PerParent
+from connector.entities.declaration import Entity, ListMethod, PerParent, RecentWindow
 from connector.keyset import KeySet
 from connector.paging import ListScan, Page, Progress, ScanReport
-from connector.storage import TableStore
+from connector.storage import TableStore, UpsertResult
 from connector.tables import TableSpec
 
 PREVIEW_ROWS = 5
@@ -151,6 +151,62 @@ def extract_day(
     extraction = _publish(client, store, entity.table, day.isoformat(), fan, lambda: fan.report)
     extraction.scan.requests += parents.report.requests
     return extraction
+
+
+@dataclass
+class Merge:
+    """What one recent-window run listed, and what merging it by key changed in the table."""
+
+    listed: Extraction
+    change: UpsertResult
+
+
+def extract_window(
+    client: PortaBillingClient,
+    store: TableStore,
+    entity: Entity,
+    today: date,
+    tuning: Tuning,
+    log: Log,
+) -> Merge:
+    """Re-read the rows of the entity's recent window (through its date filter), merge by key.
+
+    The window is the last `window_days` days before `today` and `today` itself. Rows that
+    left the window keep their last state; a full snapshot (`extract_snapshot`) renews them.
+    """
+    refresh, date_filter = entity.refresh, entity.list_method.date_filter
+    if not isinstance(refresh, RecentWindow) or date_filter is None:
+        raise ValueError(f"entity {entity.name} has no recent window")
+    end = datetime(today.year, today.month, today.day) + timedelta(days=1)
+    params = date_filter.params(end - timedelta(days=refresh.window_days + 1), end)
+    scan = entity.list_method.scan(
+        client.send,
+        params,
+        page_size=tuning.page_size,
+        concurrency=tuning.concurrency,
+        on_progress=ProgressLog(f"{entity.name} window", log),
+    )
+    started, extracted_at = time.monotonic(), datetime.now(UTC)
+    converter = RecordConverter(entity.table, base_schema=store.schema(entity.name))
+    batches = list(_batches(converter, scan.pages(), extracted_at))
+    rows = pa.Table.from_batches([conform(b, converter.schema) for b in batches], converter.schema)
+    change = store.upsert(entity.table, rows)
+    keys = KeyTally()
+    keys.add(rows.column(entity.table.key).combine_chunks())
+    listed = Extraction(
+        table=entity.name,
+        partition=None,
+        rows=rows.num_rows,
+        schema=converter.schema,
+        preview=rows.slice(0, PREVIEW_ROWS).to_pylist(),
+        scan=scan.report,
+        client=client.stats.as_dict(),
+        added_fields=list(converter.added_fields),
+        seconds=time.monotonic() - started,
+        bytes_written=0,
+        key_stats=keys.stats(),
+    )
+    return Merge(listed, change)
 
 
 def _scan(

@@ -10,7 +10,14 @@ import dagster as dg
 
 from connector.assets import asset_key, dead_letters_check, entity_assets, events_asset
 from connector.auth import REALMS
-from connector.entities import BUILT_IN, DailyPartitions, Entity, FullSnapshot, Registry
+from connector.entities import (
+    BUILT_IN,
+    DailyPartitions,
+    Entity,
+    FullSnapshot,
+    RecentWindow,
+    Registry,
+)
 from connector.errors import ConfigurationError
 from connector.events.store import DEFAULT_EVENTS_DB
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
@@ -50,12 +57,12 @@ def build_defs(
     )
     assets = {a.key: a for a in entity_assets(entities, partitions)}
     events = events_asset(entities)
-    snapshots = entities.refreshed_by(FullSnapshot)
+    snapshots = entities.refreshed_by(FullSnapshot, RecentWindow)
     daily = entities.refreshed_by(DailyPartitions)
     snapshot_job = dg.define_asset_job(
         SNAPSHOT_JOB,
         selection=_selection(assets, snapshots),
-        description=f"Full snapshots of {_names(snapshots)}.",
+        description=f"{_snapshots(entities)}.",
         tags=WRITES_ENTITY_TABLES,
     )
     daily_job = dg.define_asset_job(
@@ -90,7 +97,7 @@ def build_defs(
                 job=snapshot_job,
                 cron_schedule="0 2 * * *",
                 execution_timezone="UTC",
-                description=f"Snapshots of {_names(snapshots)} every day at 02:00 UTC.",
+                description=f"{_snapshots(entities)}, every day at 02:00 UTC.",
             ),
             dg.build_schedule_from_partitioned_job(
                 daily_job,
@@ -121,6 +128,13 @@ def _names(entities: list[Entity]) -> str:
     """`customers and accounts`, `a, b and c`."""
     names = [entity.name for entity in entities]
     return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def _snapshots(entities: Registry) -> str:
+    """What the snapshot job does, in words."""
+    text = f"Full snapshots of {_names(entities.refreshed_by(FullSnapshot))}"
+    windows = entities.refreshed_by(RecentWindow)
+    return f"{text}; recent windows of {_names(windows)} merged by key" if windows else text
 
 
 def _routed(entities: Registry) -> list[Entity]:
