@@ -24,7 +24,10 @@ PENDING, CLAIMED, DONE, DEAD = "pending", "claimed", "done", "dead"
 STATES = (PENDING, CLAIMED, DONE, DEAD)
 MAX_ERROR_CHARS = 300
 # 1: the `dead` state with `error` and `dead_at`; no secret-named variables in stored rows.
-SCHEMA_VERSION = 1
+# 2: `entity_kind` is the entity's table name (`accounts`, no longer `account`).
+SCHEMA_VERSION = 2
+# The kinds version 1 stored, by the table name they now go by.
+_V1_KINDS = {"account": "accounts", "customer": "customers"}
 
 _TABLE = """
 CREATE TABLE events (
@@ -152,8 +155,10 @@ class EventStore:
             if self._version() >= SCHEMA_VERSION:  # another process got there first
                 return False
             exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone()
-            if exists:
+            if exists and self._version() < 1:
                 _migrate_v0(db)
+            if exists:
+                _migrate_v1(db)
             else:
                 db.execute(_TABLE)
                 db.execute(_INDEX)
@@ -389,6 +394,12 @@ def _migrate_v0(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE events_v0")
     db.execute(_INDEX)
     _scrub_secrets(db)
+
+
+def _migrate_v1(db: sqlite3.Connection) -> None:
+    """Rename the entity kinds version 1 stored to the table names events now route to."""
+    for old, new in _V1_KINDS.items():
+        db.execute("UPDATE events SET entity_kind = ? WHERE entity_kind = ?", (new, old))
 
 
 def _scrub_secrets(db: sqlite3.Connection) -> None:
