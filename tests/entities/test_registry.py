@@ -8,7 +8,16 @@ import pytest
 from connector.assets import asset_key
 from connector.client import PortaBillingClient
 from connector.emulator import Emulator
-from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS, XDRS, EventRoute, LookupRead, Registry
+from connector.entities import (
+    ACCOUNTS,
+    BUILT_IN,
+    CUSTOMERS,
+    XDRS,
+    EventRoute,
+    FullSnapshot,
+    LookupRead,
+    Registry,
+)
 from connector.events import Route
 from connector.project import build_defs
 from tests.conftest import legacy_for
@@ -67,3 +76,8 @@ def test_a_lookup_reads_an_entity_by_another_field(
         missing = lookup.fetch(client.call, "no such id")
     assert found is not None and found["i_account"] == wanted["i_account"]
     assert missing is None
+
+
+def test_a_fan_out_is_read_a_day_at_a_time() -> None:
+    with pytest.raises(ValueError, match="a day at a time"):
+        dataclasses.replace(XDRS, refresh=FullSnapshot())
