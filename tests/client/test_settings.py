@@ -11,6 +11,7 @@ import pytest
 
 from connector import ClientSettings, ConfigurationError, PortaBillingClient
 from connector.emulator import Emulator
+from connector.entities import CUSTOMERS
 from connector.extract import extract_snapshot
 from connector.fanout import FanOut
 from connector.paging import ListScan
@@ -18,7 +19,6 @@ from connector.project import TUNING
 from connector.resources import PortaBillingResource
 from connector.settings import DEFAULTS, SETTINGS, describe, environment_variables
 from connector.storage import TableStore
-from connector.tables import CUSTOMERS
 from tests.conftest import legacy_for
 
 README = Path(__file__).resolve().parents[2] / "README.md"
