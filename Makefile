@@ -30,7 +30,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test  ## lint, format check, type check and tests (what CI runs: .ci/run)
+check: lint typecheck test test-legacy  ## lint, format, types, the tests against both releases (CI: .ci/run)
 
 dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/dagster dev
