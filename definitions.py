@@ -1,6 +1,6 @@
 """Dagster entry point: `dagster dev` and `dagster asset materialize -m definitions` load `defs`."""
 
-from connector.memory import lean_allocators
+from connector.store.memory import lean_allocators
 
 lean_allocators()  # before pyarrow is loaded: this process may run extractions
 

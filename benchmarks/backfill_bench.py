@@ -27,7 +27,7 @@ START = date(2024, 1, 1)
 def materialize_day(day: str) -> int:
     """One xDR partition as its own run (in a pool worker); returns the rows written."""
     from connector.project import XDRS_JOB, build_defs
-    from connector.storage import TableStore
+    from connector.store.storage import TableStore
 
     result = build_defs().resolve_job_def(XDRS_JOB).execute_in_process(partition_key=day)
     assert result.success, day

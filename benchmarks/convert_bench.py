@@ -16,9 +16,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from connector.arrowio import RecordConverter
 from connector.emulator import Emulator, EmulatorConfig
-from connector.storage import TableStore
+from connector.store.arrowio import RecordConverter
+from connector.store.storage import TableStore
 from connector.tables import ACCOUNTS, CUSTOMERS, XDRS, TableSpec
 
 PAGE = 1000

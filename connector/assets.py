@@ -17,7 +17,7 @@ from connector.events.store import DEAD
 from connector.extract import Extraction, extract_snapshot, extract_xdr_day
 from connector.refresh import KIND_OF_TABLE, apply_batch
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
-from connector.storage import UpsertResult
+from connector.store.storage import UpsertResult
 from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, XDRS, TableSpec
 
 GROUP = "portabilling"

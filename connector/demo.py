@@ -12,7 +12,7 @@ import dagster as dg
 from connector.emulator import Emulator, EmulatorConfig
 from connector.project import EVENTS_JOB, SNAPSHOT_JOB, XDRS_JOB, build_defs
 from connector.resources import PortaBillingResource
-from connector.storage import TableStore
+from connector.store.storage import TableStore
 
 DEMO_XDR_START = date(2024, 1, 1)
 # Dagster's console logger at WARNING: the demo prints its own short progress lines.

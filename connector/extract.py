@@ -16,12 +16,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connector.arrowio import RecordConverter
-from connector.client import PortaBillingClient
-from connector.fanout import FanOut
-from connector.keyset import KeySet
-from connector.paging import ListScan, Page, Progress, ScanReport
-from connector.storage import TableStore
+from connector.api.client import PortaBillingClient
+from connector.scan.fanout import FanOut
+from connector.scan.keyset import KeySet
+from connector.scan.paging import ListScan, Page, Progress, ScanReport
+from connector.store.arrowio import RecordConverter
+from connector.store.storage import TableStore
 from connector.tables import CUSTOMERS, XDRS, TableSpec
 
 PREVIEW_ROWS = 5

@@ -8,14 +8,14 @@ from typing import Any
 
 import dagster as dg
 
+from connector.api.auth import REALMS
+from connector.api.errors import ConfigurationError
+from connector.api.settings import environment_variables
 from connector.assets import accounts, customers, dead_letters_check, events, xdrs_asset
-from connector.auth import REALMS
-from connector.errors import ConfigurationError
 from connector.events.store import DEFAULT_EVENTS_DB
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
 from connector.run_sessions import session_logout_sensors
 from connector.sensors import events_sensor
-from connector.settings import environment_variables
 
 DEFAULT_XDR_START = "2024-01-01"
 DEFAULT_DATA_DIR = "./data"

@@ -14,12 +14,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from connector.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
-from connector.client import PortaBillingClient
-from connector.errors import FaultError, redact
+from connector.api.client import PortaBillingClient
+from connector.api.errors import FaultError, redact
 from connector.events.store import EntityRef, EventStore, PendingBatch
 from connector.events.types import EntityKind, StoredEvent
-from connector.storage import TableStore, UpsertResult
+from connector.store.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
+from connector.store.storage import TableStore, UpsertResult
 from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, TableSpec, event_record
 
 SPEC_OF_KIND: dict[EntityKind, TableSpec] = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from connector.errors import ConfigurationError
+from connector.api.errors import ConfigurationError
 from connector.project import portabilling_resource
 
 

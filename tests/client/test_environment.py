@@ -6,7 +6,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from connector.errors import ConfigurationError
+from connector.api.errors import ConfigurationError
 from connector.project import TUNING, build_defs, portabilling_resource
 from connector.resources import PortaBillingResource
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from connector import ClientSettings, PortaBillingClient, TransientError
-from connector.client import RETRIES_PER_BACKOFF_CAP
+from connector.api.client import RETRIES_PER_BACKOFF_CAP
 from connector.resources import PortaBillingResource
 
 from .conftest import PASSWORD, session_reply

@@ -8,16 +8,16 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from connector.api.client import PortaBillingClient
+from connector.api.errors import FaultError, TransientError
+from connector.api.settings import ClientSettings
 from connector.assets import DEAD_LETTERS_CHECK, asset_key
 from connector.cli import main
-from connector.client import PortaBillingClient
-from connector.errors import FaultError, TransientError
 from connector.events.store import DEAD, PENDING, EventStore
 from connector.events.types import EntityKind, Event
 from connector.project import EVENTS_JOB, SNAPSHOT_JOB
 from connector.refresh import apply_batch
-from connector.settings import ClientSettings
-from connector.storage import TableStore
+from connector.store.storage import TableStore
 from connector.tables import ACCOUNTS, CUSTOMERS
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import OWNER_COPIES

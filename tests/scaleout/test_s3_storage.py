@@ -7,9 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 
-from connector.arrowio import RecordConverter
 from connector.project import SNAPSHOT_JOB, XDRS_JOB
-from connector.storage import TableStore
+from connector.store.arrowio import RecordConverter
+from connector.store.storage import TableStore
 from connector.tables import ACCOUNTS, CUSTOMERS, XDRS, TableSpec
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import actual_row, expected_row

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from connector.arrowio import ConversionError, RecordConverter, canonical_json
+from connector.store.arrowio import ConversionError, RecordConverter, canonical_json
 from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, XDRS, event_record, is_json_field
 
 NOW = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)

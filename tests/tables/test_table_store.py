@@ -13,8 +13,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from connector.arrowio import RecordConverter
-from connector.storage import TableStore
+from connector.store.arrowio import RecordConverter
+from connector.store.storage import TableStore
 from connector.tables import ACCOUNTS, EVENTS, XDRS, event_record
 
 from .helpers import NOW, account, publish, table_files

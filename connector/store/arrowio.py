@@ -16,7 +16,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connector.secret_names import without_secrets
+from connector.store.secret_names import without_secrets
 from connector.tables import EXTRACTED_AT, MONEY, UTC_TIMESTAMP, TableSpec, is_json_field, json_col
 
 JSON_FALLBACK = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -1,6 +1,6 @@
 """Which field names carry credentials, and values with those fields removed (no dependencies).
 
-One rule for everything we write: the tables (`connector.tables`, `connector.arrowio`) and the
+One rule for everything we write: the tables (`connector.tables`, `connector.store.arrowio`) and the
 event store (`connector.events.store`) drop the same fields.
 """
 
