@@ -17,9 +17,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from connector.emulator import Emulator, EmulatorConfig
+from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
 from connector.store.arrowio import RecordConverter
 from connector.store.storage import TableStore
-from connector.tables import ACCOUNTS, CUSTOMERS, XDRS, TableSpec
+from connector.tables import TableSpec
 
 PAGE = 1000
 
@@ -52,8 +53,8 @@ def bench_write(records: list[dict[str, Any]], pages: int) -> None:
         store = TableStore(root)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start, cpu = time.perf_counter(), time.process_time()
-        with store.writer(ACCOUNTS) as writer:
-            converter = RecordConverter(ACCOUNTS, base_schema=writer.schema)
+        with store.writer(ACCOUNTS.table) as writer:
+            converter = RecordConverter(ACCOUNTS.table, base_schema=writer.schema)
             for page in range(pages):
                 offset = page * PAGE
                 batch = [{**r, "i_account": r["i_account"] + offset} for r in records]
@@ -77,9 +78,9 @@ def main() -> None:
         accounts = emulator.truth.accounts()[:PAGE]
         customers = emulator.truth.customers()[:PAGE]
         xdrs = emulator.truth.xdrs(date(2024, 1, 1))[:PAGE]
-    bench_convert(ACCOUNTS, accounts)
-    bench_convert(CUSTOMERS, customers)
-    bench_convert(XDRS, xdrs)
+    bench_convert(ACCOUNTS.table, accounts)
+    bench_convert(CUSTOMERS.table, customers)
+    bench_convert(XDRS.table, xdrs)
     bench_write(accounts, args.pages)
 
 

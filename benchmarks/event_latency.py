@@ -21,10 +21,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from connector.emulator import Emulator, EmulatorConfig
+from connector.entities import BUILT_IN
 from connector.events.auth import BasicAuth
 from connector.events.receiver import EventReceiver
 from connector.events.store import EventStore
 from connector.project import SNAPSHOT_JOB, build_defs
+
+ROUTING = BUILT_IN.routing()
 
 REPO = Path(__file__).resolve().parents[1]
 WEBHOOK = ("espf", "bench-secret")
@@ -48,7 +51,7 @@ def main() -> None:
         build_defs().resolve_job_def(SNAPSHOT_JOB).execute_in_process()
         with (
             EventStore(env["PORTABILLING_EVENTS_DB"]) as store,
-            EventReceiver(store, BasicAuth(*WEBHOOK)) as receiver,
+            EventReceiver(store, BasicAuth(*WEBHOOK), routing=ROUTING) as receiver,
             DagsterDaemon(env),
         ):
             latencies = [

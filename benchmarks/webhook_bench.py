@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from connector.events import EntityKind, Event, EventStore
+from connector.events import Event, EventStore
 
 USER, PASSWORD = "bench", "bench-password"
 AUTHORIZATION = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
@@ -182,7 +182,7 @@ def time_store_reads(db_path: str, backlog: int) -> list[tuple[str, float]]:
     at = datetime.now(UTC)
     with EventStore(db_path) as store:
         store.add_many(
-            Event(i, "Subscriber/Updated", {"i_event": i}, EntityKind.ACCOUNT, i % 5000 + 1, at)
+            Event(i, "Subscriber/Updated", {"i_event": i}, "accounts", i % 5000 + 1, at)
             for i in range(1, backlog + 1)
         )
         calls: list[tuple[str, Callable[[], object]]] = [

@@ -1,24 +1,26 @@
-"""Dagster assets: snapshots of customers and accounts, daily xDR partitions, provisioning events.
+"""Dagster assets, one per entity of the registry, plus the provisioning events.
 
-Each asset asks the resources for a client and a table store, runs one extraction from
-`connector.extract` (or applies pending events with `connector.refresh`), and reports what it did
-as materialization metadata and asset checks. Adding an entity is a row in `connector.tables`
-plus one `snapshot_asset(...)` line here.
+Each entity's asset asks the resources for a client and a table store, runs one extraction from
+`connector.extract` as the entity's refresh mode says, and reports what it did as materialization
+metadata and asset checks. The events asset applies pending events with `connector.refresh`.
+What an entity is lives only in its declaration (`connector.entities`).
 """
 
 import time
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 import pyarrow as pa
 
+from connector.entities import DailyPartitions, Entity, FullSnapshot, RecentWindow, Registry
 from connector.events.store import DEAD
-from connector.extract import Extraction, extract_snapshot, extract_xdr_day
-from connector.refresh import KIND_OF_TABLE, apply_batch
+from connector.extract import Extraction, extract_day, extract_snapshot, extract_window
+from connector.refresh import Applied, apply_batch
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
-from connector.store.storage import UpsertResult
-from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, XDRS, TableSpec
+from connector.store.storage import TableStore, UpsertResult
+from connector.tables import EVENTS, TableSpec
 
 GROUP = "portabilling"
 # Every asset that calls the server shares one concurrency pool (see README: scale-out).
@@ -50,49 +52,131 @@ def _check_specs(spec: TableSpec) -> list[dg.AssetCheckSpec]:
     ]
 
 
-def snapshot_asset(spec: TableSpec, description: str) -> dg.AssetsDefinition:
-    """A full-snapshot asset of a table with a list method."""
+def entity_assets(
+    entities: Registry, partitions_def: dg.DailyPartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """One asset per entity, built as its refresh mode says."""
+    return [_entity_asset(entity, entities, partitions_def) for entity in entities]
 
-    @dg.asset(
-        key=asset_key(spec.name),
-        group_name=GROUP,
-        kinds={"parquet", "portabilling"},
-        pool=POOL,
-        check_specs=_check_specs(spec),
-        description=description,
-    )
+
+def _entity_asset(
+    entity: Entity, entities: Registry, partitions_def: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
+    match entity.refresh:
+        case FullSnapshot():
+            return snapshot_asset(entity)
+        case DailyPartitions():
+            return daily_asset(entity, entities[entity.upstream[0]], partitions_def)
+        case RecentWindow():
+            return window_asset(entity)
+
+
+def _asset_args(entity: Entity) -> dict[str, Any]:
+    """What every entity's asset declares: key, checks, lineage, described columns."""
+    upstream = [*entity.upstream, *([EVENTS.name] if entity.events else [])]
+    return {
+        "key": asset_key(entity.name),
+        "group_name": GROUP,
+        "kinds": {"parquet", "portabilling"},
+        "pool": POOL,
+        "check_specs": _check_specs(entity.table),
+        "deps": [asset_key(name) for name in upstream],
+        "description": entity.description,
+        "metadata": {"dagster/column_schema": column_schema(entity.table)},
+    }
+
+
+def snapshot_asset(entity: Entity) -> dg.AssetsDefinition:
+    """A full-snapshot asset of an entity listed by one list method."""
+
+    @dg.asset(**_asset_args(entity))
     def _snapshot(
         context: dg.AssetExecutionContext,
         portabilling: PortaBillingResource,
         storage: ParquetStorageResource,
         events_store: EventStoreResource,
     ) -> dg.MaterializeResult:
-        store = storage.get_store()
-        started = time.time()
-        with portabilling.get_client() as client:
-            extraction = extract_snapshot(client, store, spec, context.log.info)
-        with events_store.get_store() as events_db:
-            requeued = events_db.requeue_done_since(started, KIND_OF_TABLE[spec.name])
-        if requeued:
-            context.log.info(f"{requeued} events applied during the scan will be applied again")
-        return _result(context, extraction, store.table_uri(spec.name), exact_total=False)
+        return _snapshot_run(context, entity, portabilling, storage.get_store(), events_store)
 
     return _snapshot
 
 
-def xdrs_asset(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsDefinition:
-    """Daily xDR partitions: one partition holds the xDRs billed in that UTC day."""
+def _snapshot_run(
+    context: dg.AssetExecutionContext,
+    entity: Entity,
+    portabilling: PortaBillingResource,
+    store: TableStore,
+    events_store: EventStoreResource,
+) -> dg.MaterializeResult:
+    """Replace the entity's table with a full snapshot; events applied meanwhile apply again."""
+    started = time.time()
+    with portabilling.get_client() as client:
+        extraction = extract_snapshot(client, store, entity, context.log.info)
+    if entity.events:
+        _requeue_applied_since(context, events_store, started, entity.name)
+    uri = store.table_uri(entity.name)
+    return _result(context, entity.table, extraction, uri, exact_total=False)
 
-    @dg.asset(
-        key=asset_key(XDRS.name),
-        group_name=GROUP,
-        kinds={"parquet", "portabilling"},
-        pool=POOL,
-        partitions_def=partitions_def,
-        check_specs=_check_specs(XDRS),
-        description="Usage records (xDRs) by UTC day of billing time, fetched per customer.",
-    )
-    def _xdrs(
+
+class WindowConfig(dg.Config):
+    """Run configuration of a recent-window asset."""
+
+    full_snapshot: bool = False  # replace the whole table instead of merging the window
+
+
+def window_asset(entity: Entity) -> dg.AssetsDefinition:
+    """Re-read the entity's recent window and merge it by key; a full snapshot on request.
+
+    The first run, with no table yet, is a full snapshot too.
+    """
+
+    @dg.asset(**_asset_args(entity))
+    def _window(
+        context: dg.AssetExecutionContext,
+        config: WindowConfig,
+        portabilling: PortaBillingResource,
+        storage: ParquetStorageResource,
+        events_store: EventStoreResource,
+    ) -> dg.MaterializeResult:
+        store = storage.get_store()
+        if config.full_snapshot or store.schema(entity.name) is None:
+            return _snapshot_run(context, entity, portabilling, store, events_store)
+        started = time.time()
+        with portabilling.get_client() as client:
+            merge = extract_window(client, store, entity, _utc_today(), context.log.info)
+        if entity.events:
+            _requeue_applied_since(context, events_store, started, entity.name)
+        uri = store.table_uri(entity.name)
+        window = {"window_rows": merge.listed.rows, **_change_metadata(merge.change)}
+        return _result(
+            context,
+            entity.table,
+            merge.listed,
+            uri,
+            exact_total=False,
+            extra={"dagster/row_count": merge.change.rows, **window},
+        )
+
+    return _window
+
+
+def _requeue_applied_since(
+    context: dg.AssetExecutionContext, events_store: EventStoreResource, since: float, kind: str
+) -> None:
+    """Events applied while the snapshot scanned may have been overwritten: apply them again."""
+    with events_store.get_store() as events_db:
+        requeued = events_db.requeue_done_since(since, kind)
+    if requeued:
+        context.log.info(f"{requeued} events applied during the scan will be applied again")
+
+
+def daily_asset(
+    entity: Entity, parent: Entity, partitions_def: dg.DailyPartitionsDefinition
+) -> dg.AssetsDefinition:
+    """Daily partitions: one partition holds the rows of one UTC day, listed per parent row."""
+
+    @dg.asset(partitions_def=partitions_def, **_asset_args(entity))
+    def _daily(
         context: dg.AssetExecutionContext,
         portabilling: PortaBillingResource,
         storage: ParquetStorageResource,
@@ -100,42 +184,67 @@ def xdrs_asset(partitions_def: dg.DailyPartitionsDefinition) -> dg.AssetsDefinit
         day = date.fromisoformat(context.partition_key)
         store = storage.get_store()
         with portabilling.get_client() as client:
-            extraction = extract_xdr_day(client, store, day, context.log.info)
-        uri = store.table_uri(XDRS.name, day.isoformat())
-        return _result(context, extraction, uri, exact_total=True)
+            extraction = extract_day(client, store, entity, parent, day, context.log.info)
+        uri = store.table_uri(entity.name, day.isoformat())
+        return _result(context, entity.table, extraction, uri, exact_total=True)
 
-    return _xdrs
+    return _daily
 
 
-@dg.asset(
-    key=asset_key(EVENTS.name),
-    group_name=GROUP,
-    kinds={"parquet", "portabilling"},
-    pool=POOL,
-    description=(
-        "Provisioning events received by the webhook. Materializing it applies every pending "
-        "event: the named accounts and customers are re-read and updated in place. An event "
-        "that cannot be applied is dead-lettered (`portabilling events dead-letter`)."
-    ),
-)
-def events(
-    context: dg.AssetExecutionContext,
-    portabilling: PortaBillingResource,
-    storage: ParquetStorageResource,
-    events_store: EventStoreResource,
-) -> dg.MaterializeResult:
-    tables = storage.get_store()
-    with events_store.get_store() as store:
-        batch = store.claim_pending(context.run.run_id)
-        try:
-            with portabilling.get_client() as client:
-                applied = apply_batch(client, tables, store, batch, portabilling.max_concurrency)
-        except BaseException:
-            store.release(context.run.run_id)
-            raise
-        store.complete(context.run.run_id)
-        dead_total = store.counts()[DEAD]
-    _log_dead_letters(context, applied.dead)
+def events_asset(entities: Registry) -> dg.AssetsDefinition:
+    """The events asset: materializing it applies every pending event to the registry's tables."""
+
+    @dg.asset(
+        key=asset_key(EVENTS.name),
+        group_name=GROUP,
+        kinds={"parquet", "portabilling"},
+        pool=POOL,
+        description=(
+            "Provisioning events received by the webhook. Materializing it applies every pending "
+            "event: the named entities are re-read and updated in place. An event that cannot "
+            "be applied is dead-lettered (`portabilling events dead-letter`)."
+        ),
+        metadata={"dagster/column_schema": column_schema(EVENTS)},
+    )
+    def events(
+        context: dg.AssetExecutionContext,
+        portabilling: PortaBillingResource,
+        storage: ParquetStorageResource,
+        events_store: EventStoreResource,
+    ) -> dg.MaterializeResult:
+        tables = storage.get_store()
+        with events_store.get_store() as store:
+            batch = store.claim_pending(context.run.run_id)
+            try:
+                with portabilling.get_client() as client:
+                    applied = apply_batch(
+                        client, tables, store, batch, entities, portabilling.max_concurrency
+                    )
+            except BaseException:
+                store.release(context.run.run_id)
+                raise
+            store.complete(context.run.run_id)
+            dead_total = store.counts()[DEAD]
+        _log_dead_letters(context, applied.dead)
+        _log_tables_changed(context, applied)
+        change = applied.tables[EVENTS.name]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": change.rows,
+                "dagster/uri": tables.table_uri(EVENTS.name),
+                "events_applied": applied.events,
+                "events_dead_lettered": len(applied.dead),
+                "dead_lettered_total": dead_total,
+                "entities_reread": len(batch.entities),
+                "duration_s": round(applied.seconds, 3),
+            }
+        )
+
+    return events
+
+
+def _log_tables_changed(context: dg.AssetExecutionContext, applied: Applied) -> None:
+    """A materialization of each entity table the events changed in place."""
     for name, change in applied.tables.items():
         if name != EVENTS.name:
             context.log_event(
@@ -145,22 +254,10 @@ def events(
                     metadata={"dagster/row_count": change.rows, **_change_metadata(change)},
                 )
             )
-    change = applied.tables[EVENTS.name]
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": change.rows,
-            "dagster/uri": tables.table_uri(EVENTS.name),
-            "events_applied": applied.events,
-            "events_dead_lettered": len(applied.dead),
-            "dead_lettered_total": dead_total,
-            "entities_reread": len(batch.entities),
-            "duration_s": round(applied.seconds, 3),
-        }
-    )
 
 
 @dg.asset_check(
-    asset=events,
+    asset=asset_key(EVENTS.name),
     name=DEAD_LETTERS_CHECK,
     description=(
         "Warns while dead-lettered events wait in the event store: list and requeue them with "
@@ -177,8 +274,8 @@ def dead_letters_check(events_store: EventStoreResource) -> dg.AssetCheckResult:
     )
 
 
-customers = snapshot_asset(CUSTOMERS, "All PortaBilling customers, a full snapshot.")
-accounts = snapshot_asset(ACCOUNTS, "All PortaBilling accounts, a full drift-repaired snapshot.")
+def _utc_today() -> date:
+    return datetime.now(UTC).date()
 
 
 def _log_dead_letters(context: dg.AssetExecutionContext, dead: dict[int, str]) -> None:
@@ -195,7 +292,13 @@ def _change_metadata(change: UpsertResult) -> dict[str, int]:
 
 
 def _result(
-    context: dg.AssetExecutionContext, extraction: Extraction, uri: str, *, exact_total: bool
+    context: dg.AssetExecutionContext,
+    spec: TableSpec,
+    extraction: Extraction,
+    uri: str,
+    *,
+    exact_total: bool,
+    extra: Mapping[str, Any] | None = None,
 ) -> dg.MaterializeResult:
     if extraction.added_fields:
         context.log.warning(
@@ -204,7 +307,7 @@ def _result(
         )
     spec_key = asset_key(extraction.table)
     return dg.MaterializeResult(
-        metadata=_metadata(extraction, uri),
+        metadata={**_metadata(spec, extraction, uri), **(extra or {})},
         check_results=[
             _keys_check(spec_key, extraction),
             _total_check(spec_key, extraction, exact=exact_total),
@@ -212,12 +315,12 @@ def _result(
     )
 
 
-def _metadata(extraction: Extraction, uri: str) -> dict[str, Any]:
+def _metadata(spec: TableSpec, extraction: Extraction, uri: str) -> dict[str, Any]:
     scan = {f"drift/{k}": v for k, v in extraction.scan.as_dict().items() if v is not None}
     client = {f"api/{k}": v for k, v in extraction.client.items()}
     return {
         "dagster/row_count": extraction.rows,
-        "dagster/column_schema": column_schema(extraction.schema),
+        "dagster/column_schema": column_schema(spec, extraction.schema),
         "dagster/uri": uri,
         "preview": dg.MetadataValue.md(markdown_preview(extraction.preview)),
         "duration_s": round(extraction.seconds, 3),
@@ -256,8 +359,18 @@ def _total_check(key: dg.AssetKey, extraction: Extraction, *, exact: bool) -> dg
     )
 
 
-def column_schema(schema: pa.Schema) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
+def column_schema(spec: TableSpec, schema: pa.Schema | None = None) -> dg.TableSchema:
+    """Dagster's column schema: each column's type, and its description where declared.
+
+    `schema` (the spec's by default) may be wider: fields the API added have no description.
+    """
+    described = spec.descriptions
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=f.name, type=str(f.type), description=described.get(f.name))
+            for f in (spec.schema if schema is None else schema)
+        ]
+    )
 
 
 def markdown_preview(rows: list[dict[str, object]]) -> str:

@@ -29,7 +29,7 @@ COMMANDS = {
     ),
     "webhook": (
         "Run the ESPF provisioning-event receiver (POST /events) until stopped.",
-        "connector.events.command",
+        "connector.webhook",
     ),
     "events": (
         "Inspect the event store: `events dead-letter [--requeue]` lists or retries dead letters.",

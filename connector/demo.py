@@ -10,9 +10,11 @@ from datetime import date, timedelta
 import dagster as dg
 
 from connector.emulator import Emulator, EmulatorConfig
+from connector.entities import BUILT_IN, Registry
 from connector.project import EVENTS_JOB, SNAPSHOT_JOB, XDRS_JOB, build_defs
 from connector.resources import PortaBillingResource
 from connector.store.storage import TableStore
+from connector.tables import EVENTS
 
 DEMO_XDR_START = date(2024, 1, 1)
 # Dagster's console logger at WARNING: the demo prints its own short progress lines.
@@ -100,11 +102,19 @@ def _run_job(
 
 
 def _print_summary(data_dir: str, seconds: float) -> None:
-    store = TableStore(data_dir)
     print(f"\ntables under {data_dir} ({seconds:.1f} s):")
-    for table in ("customers", "accounts", "xdrs", "events"):
-        rows = store.row_count(table)
-        print(f"  {table:<10} {rows:>9,} rows  {store.table_uri(table)}")
+    for line in summary(TableStore(data_dir), BUILT_IN):
+        print(line)
+
+
+def summary(store: TableStore, entities: Registry) -> list[str]:
+    """One line per table: every entity's, then the events'."""
+    tables = [entity.name for entity in entities] + [EVENTS.name]
+    width = max(map(len, tables))
+    return [
+        f"  {table:<{width}} {store.row_count(table):>9,} rows  {store.table_uri(table)}"
+        for table in tables
+    ]
 
 
 def _positive(text: str) -> int:

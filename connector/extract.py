@@ -1,8 +1,8 @@
 """Extraction runs: list pages → typed record batches → one atomically published table (no Dagster).
 
-A snapshot streams a drift-repaired `ListScan` into a `TableWriter`; an xDR day fans out one
-`Customer/get_customer_xdrs` scan per customer. Both return an `Extraction` that the assets turn
-into Dagster metadata.
+A snapshot streams a drift-repaired `ListScan` of an entity's list method into a `TableWriter`;
+a daily partition (e.g. xDRs) fans out one scan per parent row (customer) and day. Both return
+an `Extraction` that the assets turn into Dagster metadata.
 """
 
 import gc
@@ -17,16 +17,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connector.api.client import PortaBillingClient
-from connector.scan.fanout import FanOut
+from connector.entities.declaration import Entity, ListMethod, PerParent, RecentWindow
 from connector.scan.keyset import KeySet
 from connector.scan.paging import ListScan, Page, Progress, ScanReport
-from connector.store.arrowio import RecordConverter
-from connector.store.storage import TableStore
-from connector.tables import CUSTOMERS, XDRS, TableSpec
+from connector.store.arrowio import RecordConverter, conform
+from connector.store.storage import TableStore, UpsertResult
+from connector.tables import TableSpec
 
 PREVIEW_ROWS = 5
 PROGRESS_EVERY_S = 10.0
-API_DATETIME = "%Y-%m-%d %H:%M:%S"
 
 Log = Callable[[str], None]
 
@@ -107,57 +106,105 @@ class ProgressLog:
 def extract_snapshot(
     client: PortaBillingClient,
     store: TableStore,
-    spec: TableSpec,
+    entity: Entity,
     log: Log,
 ) -> Extraction:
-    """Replace `spec`'s table with a full, drift-repaired snapshot of its list method."""
-    scan = _list_scan(client, spec, ProgressLog(spec.name, log))
-    return _publish(client, store, spec, None, scan.pages(), lambda: scan.report)
+    """Replace the entity's table with a full, drift-repaired snapshot of its list method."""
+    scan = _scan(client, entity.list_method, ProgressLog(entity.name, log))
+    return _publish(client, store, entity.table, None, scan.pages(), lambda: scan.report)
 
 
-def extract_xdr_day(
+def extract_day(
     client: PortaBillingClient,
     store: TableStore,
+    entity: Entity,
+    parent: Entity,
     day: date,
     log: Log,
 ) -> Extraction:
-    """Replace one daily xDR partition: xDRs billed in that UTC day, fetched per customer."""
-    customers = _list_scan(client, CUSTOMERS, None)
-    ids = [int(row[CUSTOMERS.key]) for page in customers.pages() for row in page]
+    """Replace one daily partition: the rows of that UTC day, listed per row of `parent`."""
+    source = entity.source
+    date_filter = entity.list_method.date_filter
+    if not isinstance(source, PerParent) or date_filter is None:
+        raise ValueError(f"entity {entity.name} is not listed per parent and day")
+    parents = _scan(client, parent.list_method, None)
+    ids = [int(row[parent.table.key]) for page in parents.pages() for row in page]
     start = datetime(day.year, day.month, day.day)
-    window = {
-        "from_date": start.strftime(API_DATETIME),
-        "to_date": (start + timedelta(days=1)).strftime(API_DATETIME),
-    }
-    fan = FanOut(
+    window = date_filter.params(start, start + timedelta(days=1))
+    fan = source.method.fan_out(
         client.send,
-        XDRS.service or "",
-        XDRS.list_method or "",
-        XDRS.list_key or "",
-        XDRS.key,
-        [{"i_customer": i, **window} for i in ids],
+        [{source.parent_id: i, **window} for i in ids],
         page_size=client.settings.page_size,
         concurrency=client.settings.max_concurrency,
-        on_progress=ProgressLog(f"xdrs {day.isoformat()}", log),
+        on_progress=ProgressLog(f"{entity.name} {day.isoformat()}", log),
     )
-    extraction = _publish(client, store, XDRS, day.isoformat(), fan, lambda: fan.report)
-    extraction.scan.requests += customers.report.requests
+    extraction = _publish(client, store, entity.table, day.isoformat(), fan, lambda: fan.report)
+    extraction.scan.requests += parents.report.requests
     return extraction
 
 
-def _list_scan(
+@dataclass
+class Merge:
+    """What one recent-window run listed, and what merging it by key changed in the table."""
+
+    listed: Extraction
+    change: UpsertResult
+
+
+def extract_window(
     client: PortaBillingClient,
-    spec: TableSpec,
+    store: TableStore,
+    entity: Entity,
+    today: date,
+    log: Log,
+) -> Merge:
+    """Re-read the rows of the entity's recent window (through its date filter), merge by key.
+
+    The window is the last `window_days` days before `today` and `today` itself. Rows that
+    left the window keep their last state; a full snapshot (`extract_snapshot`) renews them.
+    """
+    refresh, date_filter = entity.refresh, entity.list_method.date_filter
+    if not isinstance(refresh, RecentWindow) or date_filter is None:
+        raise ValueError(f"entity {entity.name} has no recent window")
+    end = datetime(today.year, today.month, today.day) + timedelta(days=1)
+    params = date_filter.params(end - timedelta(days=refresh.window_days + 1), end)
+    scan = entity.list_method.scan(
+        client.send,
+        params,
+        page_size=client.settings.page_size,
+        concurrency=client.settings.max_concurrency,
+        on_progress=ProgressLog(f"{entity.name} window", log),
+    )
+    started, extracted_at = time.monotonic(), datetime.now(UTC)
+    converter = RecordConverter(entity.table, base_schema=store.schema(entity.name))
+    batches = list(_batches(converter, scan.pages(), extracted_at))
+    rows = pa.Table.from_batches([conform(b, converter.schema) for b in batches], converter.schema)
+    change = store.upsert(entity.table, rows)
+    keys = KeyTally()
+    keys.add(rows.column(entity.table.key).combine_chunks())
+    listed = Extraction(
+        table=entity.name,
+        partition=None,
+        rows=rows.num_rows,
+        schema=converter.schema,
+        preview=rows.slice(0, PREVIEW_ROWS).to_pylist(),
+        scan=scan.report,
+        client=client.stats.as_dict(),
+        added_fields=list(converter.added_fields),
+        seconds=time.monotonic() - started,
+        bytes_written=0,
+        key_stats=keys.stats(),
+    )
+    return Merge(listed, change)
+
+
+def _scan(
+    client: PortaBillingClient,
+    method: ListMethod,
     on_progress: Callable[[Progress], None] | None,
 ) -> ListScan:
-    if spec.service is None or spec.list_method is None or spec.list_key is None:
-        raise ValueError(f"table {spec.name} has no list method to extract from")
-    return ListScan(
+    return method.scan(
         client.send,
-        spec.service,
-        spec.list_method,
-        spec.list_key,
-        spec.key,
         page_size=client.settings.page_size,
         concurrency=client.settings.max_concurrency,
         on_progress=on_progress,

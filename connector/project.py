@@ -11,7 +11,15 @@ import dagster as dg
 from connector.api.auth import REALMS
 from connector.api.errors import ConfigurationError
 from connector.api.settings import environment_variables
-from connector.assets import accounts, customers, dead_letters_check, events, xdrs_asset
+from connector.assets import asset_key, dead_letters_check, entity_assets, events_asset
+from connector.entities import (
+    BUILT_IN,
+    DailyPartitions,
+    Entity,
+    FullSnapshot,
+    RecentWindow,
+    Registry,
+)
 from connector.events.store import DEFAULT_EVENTS_DB
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
 from connector.run_sessions import session_logout_sensors
@@ -33,35 +41,40 @@ EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiproce
 TUNING = {**environment_variables(), "PORTABILLING_MAX_IN_FLIGHT": "max_in_flight"}
 
 
-def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
+def build_defs(
+    environ: Mapping[str, str] = os.environ, entities: Registry = BUILT_IN
+) -> dg.Definitions:
     """Assets, checks, jobs, schedules and resources; secrets stay `EnvVar`s until run time."""
     partitions = dg.DailyPartitionsDefinition(
         start_date=xdr_start_date(environ).isoformat(), timezone="UTC"
     )
-    xdrs = xdrs_asset(partitions)
+    assets = {a.key: a for a in entity_assets(entities, partitions)}
+    events = events_asset(entities)
+    snapshots = entities.refreshed_by(FullSnapshot, RecentWindow)
+    daily = entities.refreshed_by(DailyPartitions)
     snapshot_job = dg.define_asset_job(
         SNAPSHOT_JOB,
-        selection=dg.AssetSelection.assets(customers, accounts),
-        description="Full snapshots of customers and accounts.",
+        selection=_selection(assets, snapshots),
+        description=f"{_snapshots(entities)}.",
         tags=WRITES_ENTITY_TABLES,
     )
-    xdrs_job = dg.define_asset_job(
+    daily_job = dg.define_asset_job(
         XDRS_JOB,
-        selection=dg.AssetSelection.assets(xdrs),
-        description="One UTC day of xDRs.",
+        selection=_selection(assets, daily),
+        description=f"One UTC day of {_names(daily)}.",
     )
     events_job = dg.define_asset_job(
         EVENTS_JOB,
         selection=dg.AssetSelection.assets(events),
-        description="Apply pending provisioning events to accounts and customers in place.",
+        description=f"Apply pending provisioning events to {_names(_routed(entities))} in place.",
         tags=WRITES_ENTITY_TABLES,
     )
     interval = environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
     return dg.Definitions(
         executor=executor(environ),
-        assets=[customers, accounts, xdrs, events],
+        assets=[*assets.values(), events],
         asset_checks=[dead_letters_check],
-        jobs=[snapshot_job, xdrs_job, events_job],
+        jobs=[snapshot_job, daily_job, events_job],
         sensors=[
             events_sensor(
                 EVENTS_JOB,
@@ -77,13 +90,13 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
                 job=snapshot_job,
                 cron_schedule="0 2 * * *",
                 execution_timezone="UTC",
-                description="Snapshots of customers and accounts every day at 02:00 UTC.",
+                description=f"{_snapshots(entities)}, every day at 02:00 UTC.",
             ),
             dg.build_schedule_from_partitioned_job(
-                xdrs_job,
+                daily_job,
                 name="portabilling_daily_xdrs",
                 hour_of_day=3,
-                description="Yesterday's xDR partition every day at 03:00 UTC.",
+                description=f"Yesterday's partition of {_names(daily)} every day at 03:00 UTC.",
             ),
         ],
         resources={
@@ -96,6 +109,30 @@ def build_defs(environ: Mapping[str, str] = os.environ) -> dg.Definitions:
             ),
         },
     )
+
+
+def _selection(
+    assets: Mapping[dg.AssetKey, dg.AssetsDefinition], entities: list[Entity]
+) -> dg.AssetSelection:
+    return dg.AssetSelection.assets(*(assets[asset_key(entity.name)] for entity in entities))
+
+
+def _names(entities: list[Entity]) -> str:
+    """`customers and accounts`, `a, b and c`."""
+    names = [entity.name for entity in entities]
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def _snapshots(entities: Registry) -> str:
+    """What the snapshot job does, in words."""
+    text = f"Full snapshots of {_names(entities.refreshed_by(FullSnapshot))}"
+    windows = entities.refreshed_by(RecentWindow)
+    return f"{text}; recent windows of {_names(windows)} merged by key" if windows else text
+
+
+def _routed(entities: Registry) -> list[Entity]:
+    """The entities events update in place."""
+    return [entity for entity in entities if entity.events]
 
 
 def portabilling_resource(environ: Mapping[str, str]) -> PortaBillingResource:

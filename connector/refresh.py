@@ -1,8 +1,8 @@
 """Apply provisioning events: re-read the entities they name and update the tables in place.
 
 ESPF delivers at least once, unordered and sometimes coalesced, so events are never applied as
-deltas: each named account or customer is re-read through the API (`*_info`) and its row replaced;
-one the API no longer has leaves the table. No Dagster here.
+deltas: each named entity is re-read through the API as its declaration says (`Entity.reread`)
+and its row replaced; one the API no longer has leaves the table. No Dagster here.
 """
 
 import time
@@ -16,17 +16,13 @@ import pyarrow as pa
 
 from connector.api.client import PortaBillingClient
 from connector.api.errors import FaultError, redact
+from connector.entities.declaration import Entity, Registry
 from connector.events.store import EntityRef, EventStore, PendingBatch
-from connector.events.types import EntityKind, StoredEvent
+from connector.events.types import StoredEvent
 from connector.store.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
 from connector.store.storage import TableStore, UpsertResult
-from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, TableSpec, event_record
+from connector.tables import EVENTS, TableSpec, event_record
 
-SPEC_OF_KIND: dict[EntityKind, TableSpec] = {
-    EntityKind.ACCOUNT: ACCOUNTS,
-    EntityKind.CUSTOMER: CUSTOMERS,
-}
-KIND_OF_TABLE: dict[str, EntityKind] = {spec.name: kind for kind, spec in SPEC_OF_KIND.items()}
 # A value of one record or event row that the table's types cannot hold.
 CONVERSION_ERRORS = (ConversionError, *ARROW_ERRORS)
 
@@ -51,20 +47,20 @@ class Applied:
 
 
 def reread(
-    client: PortaBillingClient, spec: TableSpec, ids: Sequence[int], concurrency: int
+    client: PortaBillingClient, entity: Entity, ids: Sequence[int], concurrency: int
 ) -> Reread:
-    """Fetch each entity's current record with its `*_info` method, `concurrency` at a time.
+    """Fetch each entity's current record as its declaration says, `concurrency` at a time.
 
     A fault the server answers for one entity is kept in `faults`; any other error (transport,
     session, credentials) is raised.
     """
-    if spec.service is None or spec.info_method is None or spec.info_key is None:
-        raise ValueError(f"table {spec.name} has no info method to re-read entities with")
-    service, method, info_key = spec.service, spec.info_method, spec.info_key
+    how = entity.reread
+    if how is None:
+        raise ValueError(f"entity {entity.name} has no way to be re-read")
 
     def fetch(i: int) -> dict[str, Any] | FaultError | None:
         try:
-            return client.call(service, method, {spec.key: i}).get(info_key)
+            return how.fetch(client.call, i)
         except FaultError as fault:
             return fault
 
@@ -85,6 +81,7 @@ def apply_batch(
     tables: TableStore,
     events: EventStore,
     batch: PendingBatch,
+    entities: Registry,
     concurrency: int,
     clock: Callable[[], float] = time.monotonic,
 ) -> Applied:
@@ -97,7 +94,7 @@ def apply_batch(
     """
     started = clock()
     extracted_at = datetime.now(UTC)
-    changed, failed = _apply_entities(client, tables, batch, concurrency, extracted_at)
+    changed, failed = _apply_entities(client, tables, batch, entities, concurrency, extracted_at)
     stored = events.events(batch.i_events)
     dead = {e.i_event: failed[ref] for e in stored if (ref := _entity(e)) and ref in failed}
     records = {e.i_event: _event_record(e) for e in stored if e.i_event not in dead}
@@ -112,20 +109,29 @@ def _apply_entities(
     client: PortaBillingClient,
     tables: TableStore,
     batch: PendingBatch,
+    entities: Registry,
     concurrency: int,
     extracted_at: datetime,
 ) -> tuple[dict[str, UpsertResult], dict[EntityRef, str]]:
-    """Re-read and upsert each kind's entities: the tables changed, and why each failure failed."""
+    """Re-read and upsert each kind's entities: the tables changed, and why each failure failed.
+
+    A kind no entity of the registry has (an entity since removed) fails its events.
+    """
+    kinds = sorted({ref.kind for ref in batch.entities})
     rereads = {
-        kind: reread(client, SPEC_OF_KIND[kind], batch.ids(kind), concurrency)
-        for kind in SPEC_OF_KIND
-        if batch.ids(kind)
+        kind: reread(client, entities[kind], batch.ids(kind), concurrency)
+        for kind in kinds
+        if kind in entities
     }
     _raise_if_every_reread_faulted(rereads, len(batch.entities))
     changed: dict[str, UpsertResult] = {}
-    failed: dict[EntityRef, str] = {}
+    failed = {
+        ref: f"no entity {ref.kind} to re-read"
+        for ref in batch.entities
+        if ref.kind not in entities
+    }
     for kind, current in rereads.items():
-        spec = SPEC_OF_KIND[kind]
+        spec = entities[kind].table
         rows, unconvertible = _convert(spec, tables, current.records, extracted_at)
         changed[spec.name] = tables.upsert(spec, rows, delete_keys=current.missing)
         faults = {i: _reason("re-read", fault) for i, fault in current.faults.items()}
@@ -133,7 +139,7 @@ def _apply_entities(
     return changed, failed
 
 
-def _raise_if_every_reread_faulted(rereads: Mapping[EntityKind, Reread], entities: int) -> None:
+def _raise_if_every_reread_faulted(rereads: Mapping[str, Reread], entities: int) -> None:
     faults = [fault for current in rereads.values() for fault in current.faults.values()]
     if entities > 1 and len(faults) == entities:
         raise faults[0]

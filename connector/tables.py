@@ -1,4 +1,6 @@
-"""What we extract: one declarative `TableSpec` per table (API method, key, typed schema, secrets).
+"""The Parquet side of a table: its key, typed and described columns, and the secrets it drops.
+
+Where a table's rows come from is its entity's business (`connector.entities`).
 
 Column types follow the contract; `connector.store.arrowio` converts API records to them:
 
@@ -14,12 +16,10 @@ Column types follow the contract; `connector.store.arrowio` converts API records
   removed at every depth first. Such columns carry the field metadata ``JSON_METADATA`` so the
   kind survives in the Parquet schema;
 - every table ends with ``_extracted_at`` (UTC timestamp of the fetch, the same for a whole run).
-
-Adding an entity means adding one `TableSpec` below and registering it in `TABLES`.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,38 +34,55 @@ MONEY = pa.decimal128(24, 5)
 UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 
-def int_col(name: str) -> pa.Field:
+@dataclass(frozen=True)
+class Column:
+    """One typed column of a table and what it holds, in one line (shown in Dagster's UI)."""
+
+    field: pa.Field
+    description: str
+
+    @property
+    def name(self) -> str:
+        return str(self.field.name)
+
+
+def int_col(name: str, description: str) -> Column:
     """An int64 column (ids, counts, codes)."""
-    return pa.field(name, pa.int64())
+    return Column(pa.field(name, pa.int64()), description)
 
 
-def money_col(name: str) -> pa.Field:
+def money_col(name: str, description: str) -> Column:
     """An exact decimal column for an amount of money."""
-    return pa.field(name, MONEY)
+    return Column(pa.field(name, MONEY), description)
 
 
-def text_col(name: str) -> pa.Field:
+def text_col(name: str, description: str) -> Column:
     """A string column; numbers arriving in it are kept as their text."""
-    return pa.field(name, pa.string())
+    return Column(pa.field(name, pa.string()), description)
 
 
-def date_col(name: str) -> pa.Field:
+def date_col(name: str, description: str) -> Column:
     """A calendar date column (``YYYY-MM-DD``)."""
-    return pa.field(name, pa.date32())
+    return Column(pa.field(name, pa.date32()), description)
 
 
-def time_col(name: str) -> pa.Field:
+def time_col(name: str, description: str) -> Column:
     """A UTC timestamp column (``YYYY-MM-DD HH:MM:SS``)."""
-    return pa.field(name, UTC_TIMESTAMP)
+    return Column(pa.field(name, UTC_TIMESTAMP), description)
 
 
-def flag_col(name: str) -> pa.Field:
+def flag_col(name: str, description: str) -> Column:
     """A bool column fed by ``"Y"``/``"N"`` or 0/1 values."""
-    return pa.field(name, pa.bool_())
+    return Column(pa.field(name, pa.bool_()), description)
 
 
-def json_col(name: str) -> pa.Field:
+def json_col(name: str, description: str) -> Column:
     """A nested list/object column stored as canonical JSON text."""
+    return Column(json_field(name), description)
+
+
+def json_field(name: str) -> pa.Field:
+    """The Arrow field of a nested list/object column (also for fields the API adds)."""
     return pa.field(name, pa.string(), metadata=JSON_METADATA)
 
 
@@ -74,31 +91,37 @@ def is_json_field(field: pa.Field) -> bool:
     return bool(field.metadata) and field.metadata.get(b"portabilling.encoding") == b"json"
 
 
-def extracted_at_col() -> pa.Field:
-    """The run's extraction time, the last column of every table."""
-    return pa.field(EXTRACTED_AT, UTC_TIMESTAMP)
+EXTRACTED_AT_COL = time_col(
+    EXTRACTED_AT, "When this row was fetched (UTC; the same for a whole run)."
+)
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One extracted table: where its rows come from and the typed columns they land in."""
+    """One Parquet table: its key, its typed columns (``_extracted_at`` last) and its secrets."""
 
     name: str
     key: str
-    schema: pa.Schema
-    service: str | None = None
-    list_method: str | None = None
-    list_key: str | None = None
-    info_method: str | None = None
-    info_key: str | None = None
+    columns: tuple[Column, ...]
     secret_fields: frozenset[str] = COMMON_SECRETS
+    schema: pa.Schema = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        every = (*self.columns, EXTRACTED_AT_COL)
+        object.__setattr__(self, "schema", pa.schema([c.field for c in every]))
         leaked = [name for name in self.schema.names if self.is_secret(name)]
         if leaked:
             raise ValueError(f"table {self.name}: secret fields in the schema: {leaked}")
         if self.key not in self.schema.names:
             raise ValueError(f"table {self.name}: key {self.key!r} is not a column")
+        undescribed = [c.name for c in self.columns if not c.description.strip()]
+        if undescribed:
+            raise ValueError(f"table {self.name}: columns without a description: {undescribed}")
+
+    @property
+    def descriptions(self) -> dict[str, str]:
+        """Each declared column's one-line description, by name."""
+        return {c.name: c.description for c in (*self.columns, EXTRACTED_AT_COL)}
 
     def is_secret(self, name: str) -> bool:
         """Whether a field must be dropped before anything is written."""
@@ -110,122 +133,18 @@ class TableSpec:
         return secret_markers(self.secret_fields)
 
 
-def schema_of(*fields: pa.Field) -> pa.Schema:
-    """A table schema: the given columns followed by ``_extracted_at``."""
-    return pa.schema([*fields, extracted_at_col()])
-
-
-CUSTOMERS = TableSpec(
-    name="customers",
-    key="i_customer",
-    schema=schema_of(
-        int_col("i_customer"),
-        text_col("name"),
-        text_col("email"),
-        text_col("login"),
-        money_col("balance"),
-        money_col("credit_limit"),
-        text_col("iso_4217"),
-        flag_col("blocked"),
-        text_col("bill_status"),
-        text_col("status"),
-        time_col("creation_date"),
-        int_col("i_customer_type"),
-        int_col("i_office_type"),
-        int_col("i_main_office"),
-    ),
-    service="Customer",
-    list_method="get_customer_list",
-    list_key="customer_list",
-    info_method="get_customer_info",
-    info_key="customer_info",
-)
-
-ACCOUNTS = TableSpec(
-    name="accounts",
-    key="i_account",
-    schema=schema_of(
-        int_col("i_account"),
-        int_col("i_customer"),
-        int_col("i_product"),
-        int_col("i_master_account"),
-        text_col("id"),
-        text_col("login"),
-        text_col("product_name"),
-        text_col("iso_4217"),
-        money_col("balance"),
-        money_col("opening_balance"),
-        money_col("credit_limit"),
-        flag_col("blocked"),
-        text_col("bill_status"),
-        text_col("status"),
-        flag_col("is_active"),
-        int_col("billing_model"),
-        date_col("activation_date"),
-        date_col("expiration_date"),
-        date_col("issue_date"),
-        time_col("last_usage"),
-        text_col("firstname"),
-        text_col("lastname"),
-        text_col("email"),
-        text_col("customer_name"),
-        text_col("time_zone_name"),
-        int_col("sip_status"),
-        text_col("extension_id"),
-        text_col("extension_name"),
-        json_col("alias_did_number_list"),
-        json_col("service_features"),
-        json_col("assigned_addons"),
-        json_col("included_services"),
-    ),
-    service="Account",
-    list_method="get_account_list",
-    list_key="account_list",
-    info_method="get_account_info",
-    info_key="account_info",
-)
-
-XDRS = TableSpec(
-    name="xdrs",
-    key="i_xdr",
-    schema=schema_of(
-        int_col("i_xdr"),
-        int_col("i_account"),
-        text_col("CLI"),
-        text_col("CLD"),
-        time_col("connect_time"),
-        time_col("disconnect_time"),
-        time_col("bill_time"),
-        int_col("unix_connect_time"),
-        int_col("unix_disconnect_time"),
-        money_col("charged_amount"),
-        int_col("charged_quantity"),
-        text_col("disconnect_cause"),
-        text_col("disconnect_reason"),
-        flag_col("failed"),
-        int_col("bit_flags"),
-        text_col("call_id"),
-        text_col("description"),
-    ),
-    service="Customer",
-    list_method="get_customer_xdrs",
-    list_key="xdr_list",
-)
-
 EVENTS = TableSpec(
     name="events",
     key="i_event",
-    schema=schema_of(
-        int_col("i_event"),
-        text_col("event_type"),
-        int_col("i_account"),
-        int_col("i_customer"),
-        json_col("variables"),
-        time_col("received_at"),
+    columns=(
+        int_col("i_event", "ESPF's id of the event (one row per event)."),
+        text_col("event_type", "ESPF event type, e.g. `Subscriber/Updated`."),
+        int_col("i_account", "The account the event names, if any."),
+        int_col("i_customer", "The customer the event names, if any."),
+        json_col("variables", "Every variable of the delivery, secrets dropped (JSON)."),
+        time_col("received_at", "When the receiver stored the event (UTC)."),
     ),
 )
-
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (CUSTOMERS, ACCOUNTS, XDRS, EVENTS)}
 
 
 def event_record(

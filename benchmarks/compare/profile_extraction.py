@@ -13,9 +13,9 @@ from pyinstrument import Profiler
 from benchmarks.compare.contenders import LOGIN, PASSWORD, REPO
 from benchmarks.compare.emulator import EmulatorProcess
 from connector.api.client import PortaBillingClient
+from connector.entities import ACCOUNTS
 from connector.extract import extract_snapshot
 from connector.store.storage import TableStore
-from connector.tables import ACCOUNTS
 
 
 def main() -> None:

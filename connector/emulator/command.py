@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import shlex
 import signal
 from datetime import date
 from typing import Any
@@ -227,8 +228,26 @@ def _banner(emulator: Emulator) -> str:
     ]
     if emulator.ca_file:
         lines.append(f"  CA file: {emulator.ca_file}")
+    lines.append("  point the connector at it (paste into a shell):")
+    lines += [f"    export {name}={shlex.quote(value)}" for name, value in exports(emulator)]
     lines.append("  stop with Ctrl-C (SIGINT) or SIGTERM")
     return "\n".join(lines)
+
+
+def exports(emulator: Emulator) -> list[tuple[str, str]]:
+    """The connector's environment for this emulator: server, credentials, xDR days, style."""
+    config = emulator.config
+    pairs = [
+        ("PORTABILLING_URL", emulator.url),
+        ("PORTABILLING_LOGIN", emulator.login),
+        ("PORTABILLING_PASSWORD", emulator.password),
+        ("PORTABILLING_XDR_START_DATE", config.xdr_start.isoformat()),
+    ]
+    if emulator.ca_file:
+        pairs.append(("PORTABILLING_CA_BUNDLE", emulator.ca_file))
+    if not config.profile.accepts_json:
+        pairs.append(("PORTABILLING_LEGACY_API", "true"))
+    return pairs
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,7 +26,14 @@ from connector.events.store import (
     PendingSummary,
     default_events_db_path,
 )
-from connector.events.types import EntityKind, Event, InvalidEvent, StoredEvent, parse_event
+from connector.events.types import (
+    Event,
+    InvalidEvent,
+    Route,
+    Routing,
+    StoredEvent,
+    parse_event,
+)
 
 __all__ = [
     "CLAIMED",
@@ -37,7 +44,6 @@ __all__ = [
     "BasicAuth",
     "CustomAuth",
     "DeadLetter",
-    "EntityKind",
     "EntityRef",
     "Event",
     "EventStore",
@@ -45,6 +51,8 @@ __all__ = [
     "InvalidEvent",
     "PendingBatch",
     "PendingSummary",
+    "Route",
+    "Routing",
     "SignatureAuth",
     "StoredEvent",
     "WebhookConfigError",

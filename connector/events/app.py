@@ -14,7 +14,7 @@ from connector.events.auth import REQUEST_TARGET, Authenticator, BasicAuth, body
 from connector.events.body import decode_body
 from connector.events.committer import GroupCommitter
 from connector.events.store import EventStore
-from connector.events.types import Event, InvalidEvent, parse_event
+from connector.events.types import Event, InvalidEvent, Routing, parse_event
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 _RETRY_AFTER_S = b"5"
@@ -58,11 +58,13 @@ class WebhookApp:
         store: EventStore,
         auth: Authenticator,
         *,
+        routing: Routing,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
         self.auth = auth
+        self.routing = routing
         self.max_body_bytes = max_body_bytes
         self.clock = clock
         self._committer = GroupCommitter(store)
@@ -135,9 +137,12 @@ class WebhookApp:
 
     def _parse(self, body: bytes) -> Event:
         try:
-            return parse_event(decode_body(body), datetime.fromtimestamp(self.clock(), UTC))
+            return parse_event(decode_body(body), self._now(), self.routing)
         except InvalidEvent as exc:
             raise _Rejected(HTTPStatus.BAD_REQUEST, str(exc)) from None
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
 
     def _challenge(self, rejection: _Rejected) -> list[tuple[bytes, bytes]]:
         if rejection.status == HTTPStatus.UNAUTHORIZED and isinstance(self.auth, BasicAuth):

@@ -17,6 +17,7 @@ from connector.events.auth import (
 from connector.events.connections import ConnectionLimits
 from connector.events.receiver import EventReceiver
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore, default_events_db_path
+from connector.events.types import Routing
 
 DEFAULT_PORT = 8788  # beside the emulator on 8787
 _POSITIVE_OPTIONS = (
@@ -88,8 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-key", help="PEM private key of --tls-cert")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT/SIGTERM; events in flight are committed before exiting."""
+def run(args: argparse.Namespace, routing: Routing) -> int:
+    """Serve until SIGINT/SIGTERM; events in flight are committed before exiting.
+
+    `routing` names the entity each event group names (`connector.webhook` builds it).
+    """
     _check_positive(args)
     if (args.tls_cert is None) != (args.tls_key is None):
         raise WebhookConfigError("--tls-cert and --tls-key go together")
@@ -104,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         EventReceiver(
             store,
             auth,
+            routing=routing,
             host=args.host,
             port=args.port,
             max_body_bytes=args.max_body_bytes,

@@ -11,6 +11,7 @@ from connector.events.app import DEFAULT_MAX_BODY_BYTES, WebhookApp
 from connector.events.auth import Authenticator
 from connector.events.connections import ConnectionLimits, protocol_with
 from connector.events.store import EventStore
+from connector.events.types import Routing
 
 _BACKLOG = 2048
 _GRACE_S = 5  # stop: in-flight commits take ms; idle TLS peers must not hold shutdown for 30 s
@@ -29,6 +30,7 @@ class EventReceiver:
         store: EventStore,
         auth: Authenticator,
         *,
+        routing: Routing,
         host: str = "127.0.0.1",
         port: int = 0,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
@@ -36,7 +38,9 @@ class EventReceiver:
         limits: ConnectionLimits | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.app = WebhookApp(store, auth, max_body_bytes=max_body_bytes, clock=clock)
+        self.app = WebhookApp(
+            store, auth, routing=routing, max_body_bytes=max_body_bytes, clock=clock
+        )
         self.limits = limits or ConnectionLimits()
         self._address = (host, port)
         self._tls = tls  # (certificate chain PEM path, private key PEM path): serve HTTPS

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from connector.api.statedir import check_folder
-from connector.events.types import EntityKind, Event, StoredEvent
+from connector.events.types import Event, StoredEvent
 from connector.store.secret_names import secret_markers, without_secrets
 
 DEFAULT_EVENTS_DB = "./data/_events.sqlite3"
@@ -24,7 +24,10 @@ PENDING, CLAIMED, DONE, DEAD = "pending", "claimed", "done", "dead"
 STATES = (PENDING, CLAIMED, DONE, DEAD)
 MAX_ERROR_CHARS = 300
 # 1: the `dead` state with `error` and `dead_at`; no secret-named variables in stored rows.
-SCHEMA_VERSION = 1
+# 2: `entity_kind` is the entity's table name (`accounts`, no longer `account`).
+SCHEMA_VERSION = 2
+# The kinds version 1 stored, by the table name they now go by.
+_V1_KINDS = {"account": "accounts", "customer": "customers"}
 
 _TABLE = """
 CREATE TABLE events (
@@ -72,9 +75,9 @@ class EventStoreError(RuntimeError):
 
 
 class EntityRef(NamedTuple):
-    """An entity to re-read: `(kind, id)`."""
+    """An entity to re-read: `(kind, id)`, the kind being the entity's name (`accounts`)."""
 
-    kind: EntityKind
+    kind: str
     id: int
 
 
@@ -90,7 +93,7 @@ class PendingBatch:
     def is_empty(self) -> bool:
         return not self.i_events
 
-    def ids(self, kind: EntityKind) -> tuple[int, ...]:
+    def ids(self, kind: str) -> tuple[int, ...]:
         """The ids of one entity kind, ascending."""
         return tuple(ref.id for ref in self.entities if ref.kind == kind)
 
@@ -152,8 +155,10 @@ class EventStore:
             if self._version() >= SCHEMA_VERSION:  # another process got there first
                 return False
             exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone()
-            if exists:
+            if exists and self._version() < 1:
                 _migrate_v0(db)
+            if exists:
+                _migrate_v1(db)
             else:
                 db.execute(_TABLE)
                 db.execute(_INDEX)
@@ -250,7 +255,7 @@ class EventStore:
         with self._write() as db:
             return db.execute(sql, (DONE, self._clock(), CLAIMED, run_id)).rowcount
 
-    def requeue_done_since(self, since: float, kind: EntityKind) -> int:
+    def requeue_done_since(self, since: float, kind: str) -> int:
         """Events of `kind` applied at or after `since` go back to pending; the number requeued.
 
         A snapshot that was scanning while they were applied may have published older state of
@@ -261,7 +266,7 @@ class EventStore:
             " WHERE state = ? AND done_at >= ? AND entity_kind = ?"
         )
         with self._write() as db:
-            return db.execute(sql, (PENDING, DONE, since, kind.value)).rowcount
+            return db.execute(sql, (PENDING, DONE, since, kind)).rowcount
 
     def release(self, run_id: str) -> int:
         """The run failed: its claimed events go back to pending; the number released."""
@@ -354,7 +359,7 @@ def _batch(rows: list[tuple[int, str | None, int | None]]) -> PendingBatch:
     """Coalesce `(i_event, entity_kind, entity_id)` rows to distinct entities."""
     i_events = tuple(row[0] for row in rows)
     distinct = {(kind, eid) for _, kind, eid in rows if kind is not None and eid is not None}
-    entities = {EntityRef(EntityKind(kind), eid) for kind, eid in distinct}
+    entities = {EntityRef(kind, eid) for kind, eid in distinct}
     return PendingBatch(
         entities=tuple(sorted(entities)),
         i_events=i_events,
@@ -391,6 +396,12 @@ def _migrate_v0(db: sqlite3.Connection) -> None:
     _scrub_secrets(db)
 
 
+def _migrate_v1(db: sqlite3.Connection) -> None:
+    """Rename the entity kinds version 1 stored to the table names events now route to."""
+    for old, new in _V1_KINDS.items():
+        db.execute("UPDATE events SET entity_kind = ? WHERE entity_kind = ?", (new, old))
+
+
 def _scrub_secrets(db: sqlite3.Connection) -> None:
     """Drop secret-named variables from stored rows (SQL picks the rows that could hold one)."""
     markers = secret_markers()
@@ -417,7 +428,7 @@ def _insert_row(event: Event) -> tuple[object, ...]:
         event.i_event,
         event.event_type,
         _json(event.variables),
-        event.entity_kind.value if event.entity_kind else None,
+        event.entity_kind,
         event.entity_id,
         event.received_at.timestamp(),
     )
@@ -429,7 +440,7 @@ def _stored_event(row: tuple[Any, ...]) -> StoredEvent:
         i_event=i_event,
         event_type=event_type,
         variables=json.loads(variables),
-        entity_kind=EntityKind(kind) if kind is not None else None,
+        entity_kind=kind,
         entity_id=entity_id,
         received_at=datetime.fromtimestamp(received_at, UTC),
         state=state,

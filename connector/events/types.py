@@ -1,30 +1,29 @@
-"""ESPF events as values: parsing a delivery, and which entity an event type names."""
+"""ESPF events as values: parsing a delivery, and which entity an event type names.
+
+Which event groups name which entity is not known here: the caller passes a `Routing` (built
+from `connector.entities`), so this package stays free of the rest of the connector.
+"""
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_ID = 2**63 - 1  # int64, as SQLite and the tables store ids
 _MAX_ID_DIGITS = len(str(MAX_ID))
 _ID_TEXT = re.compile(r"\s*0*([0-9]+)\s*", re.ASCII)  # ASCII digits only
 
 
-class EntityKind(StrEnum):
-    """The entities an event can ask us to re-read."""
+class Route(NamedTuple):
+    """The entity an event group names (its table's name) and the variable holding its id."""
 
-    ACCOUNT = "account"
-    CUSTOMER = "customer"
+    entity: str
+    id_variable: str
 
 
-# Event-type group (text before the first "/") -> (entity kind, id variable).
-_ENTITY_BY_GROUP: dict[str, tuple[EntityKind, str]] = {
-    "Subscriber": (EntityKind.ACCOUNT, "i_account"),
-    "Account": (EntityKind.ACCOUNT, "i_account"),
-    "Customer": (EntityKind.CUSTOMER, "i_customer"),
-    "Invoice": (EntityKind.CUSTOMER, "i_customer"),
-}
+# Event-type group (text before the first "/") -> the entity it names.
+Routing = Mapping[str, Route]
 
 
 class InvalidEvent(ValueError):
@@ -38,7 +37,7 @@ class Event:
     i_event: int
     event_type: str
     variables: dict[str, Any]
-    entity_kind: EntityKind | None
+    entity_kind: str | None
     entity_id: int | None
     received_at: datetime
 
@@ -81,18 +80,20 @@ def _check_ids(variables: dict[str, Any]) -> None:
             parse_id(value, f"variables.{name}", minimum=0)
 
 
-def entity_of(event_type: str, variables: dict[str, Any]) -> tuple[EntityKind, int] | None:
-    """The entity an event names, or None for types we only store (DID/*, unknown)."""
-    mapping = _ENTITY_BY_GROUP.get(event_type.split("/", 1)[0])
-    if mapping is None:
+def entity_of(
+    event_type: str, variables: dict[str, Any], routing: Routing
+) -> tuple[str, int] | None:
+    """The entity an event names, or None for types we only store (no route)."""
+    route = routing.get(event_type.split("/", 1)[0])
+    if route is None:
         return None
-    kind, id_name = mapping
+    kind, id_name = route
     if id_name not in variables:
         raise InvalidEvent(f"{event_type} requires variables.{id_name}")
     return kind, parse_id(variables[id_name], f"variables.{id_name}")
 
 
-def parse_event(payload: object, received_at: datetime) -> Event:
+def parse_event(payload: object, received_at: datetime, routing: Routing) -> Event:
     """Validate a decoded ESPF body; raise `InvalidEvent` with the reason."""
     if not isinstance(payload, dict):
         raise InvalidEvent("body must be a JSON object")
@@ -106,7 +107,7 @@ def parse_event(payload: object, received_at: datetime) -> Event:
         raise InvalidEvent("variables.i_event is missing")
     i_event = parse_id(variables["i_event"], "variables.i_event")
     _check_ids(variables)
-    entity = entity_of(event_type, variables)
+    entity = entity_of(event_type, variables, routing)
     return Event(
         i_event=i_event,
         event_type=event_type,

@@ -17,7 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connector.store.secret_names import without_secrets
-from connector.tables import EXTRACTED_AT, MONEY, UTC_TIMESTAMP, TableSpec, is_json_field, json_col
+from connector.tables import (
+    EXTRACTED_AT,
+    MONEY,
+    UTC_TIMESTAMP,
+    TableSpec,
+    is_json_field,
+    json_field,
+)
 
 JSON_FALLBACK = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
@@ -271,7 +278,7 @@ def infer_field(name: str, values: Iterable[Any]) -> pa.Field | None:
     if not kinds:
         return None
     if kinds == {"json"}:
-        return json_col(name)
+        return json_field(name)
     if kinds <= {"int", "float"}:
         return pa.field(name, pa.float64() if "float" in kinds else pa.int64())
     simple = {"bool": pa.bool_(), "str": pa.string()}

@@ -12,13 +12,13 @@ import pytest
 from connector import ClientSettings, ConfigurationError, PortaBillingClient
 from connector.api.settings import DEFAULTS, SETTINGS, describe, environment_variables
 from connector.emulator import Emulator
+from connector.entities import CUSTOMERS
 from connector.extract import extract_snapshot
 from connector.project import TUNING
 from connector.resources import PortaBillingResource
 from connector.scan.fanout import FanOut
 from connector.scan.paging import ListScan
 from connector.store.storage import TableStore
-from connector.tables import CUSTOMERS
 from tests.conftest import legacy_for
 
 README = Path(__file__).resolve().parents[2] / "README.md"

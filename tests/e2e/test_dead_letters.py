@@ -13,12 +13,12 @@ from connector.api.errors import FaultError, TransientError
 from connector.api.settings import ClientSettings
 from connector.assets import DEAD_LETTERS_CHECK, asset_key
 from connector.cli import main
+from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS
 from connector.events.store import DEAD, PENDING, EventStore
-from connector.events.types import EntityKind, Event
+from connector.events.types import Event
 from connector.project import EVENTS_JOB, SNAPSHOT_JOB
 from connector.refresh import apply_batch
 from connector.store.storage import TableStore
-from connector.tables import ACCOUNTS, CUSTOMERS
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import OWNER_COPIES
 from tests.e2e.test_extraction import assert_equal_to_truth
@@ -27,7 +27,7 @@ ACCOUNT_INFO = "Account/get_account_info"
 
 
 def event(
-    i_event: int, event_type: str, kind: EntityKind | None, entity_id: int | None, **variables: Any
+    i_event: int, event_type: str, kind: str | None, entity_id: int | None, **variables: Any
 ) -> Event:
     """An event as a receiver stores it, with no validation (older receivers accepted more)."""
     return Event(
@@ -41,11 +41,11 @@ def event(
 
 
 def account_event(i_event: int, i_account: int) -> Event:
-    return event(i_event, "Subscriber/Updated", EntityKind.ACCOUNT, i_account, i_account=i_account)
+    return event(i_event, "Subscriber/Updated", "accounts", i_account, i_account=i_account)
 
 
 def customer_event(i_event: int, i_customer: int, **variables: Any) -> Event:
-    kind = EntityKind.CUSTOMER
+    kind = "customers"
     return event(i_event, "Customer/Updated", kind, i_customer, i_customer=i_customer, **variables)
 
 
@@ -102,8 +102,10 @@ def test_poison_events_are_dead_lettered_and_the_rest_applied(
     )
     result = materialize(EVENTS_JOB)
     assert result.success
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES)
-    assert_equal_to_truth(CUSTOMERS, data / "customers", emu.truth.customers())
+    assert_equal_to_truth(
+        ACCOUNTS.table, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES
+    )
+    assert_equal_to_truth(CUSTOMERS.table, data / "customers", emu.truth.customers())
     assert events_in_table(data) == [1, 3]
     dead = dead_letters(events_db)
     assert sorted(dead) == [2, 4]
@@ -143,7 +145,7 @@ def test_only_the_faulting_entitys_events_are_dead_lettered_until_requeued(
     store_events(
         events_db,
         account_event(1, 1003),
-        event(2, "Account/BalanceChanged", EntityKind.ACCOUNT, 1005, i_account=1005),
+        event(2, "Account/BalanceChanged", "accounts", 1005, i_account=1005),
         account_event(3, 1005),
         customer_event(4, 3),
     )
@@ -153,14 +155,14 @@ def test_only_the_faulting_entitys_events_are_dead_lettered_until_requeued(
     assert "Server.internal_error" in dead[2]
     assert events_in_table(data) == [1, 4]
     others = {int(a["i_account"]) for a in emu.truth.accounts()} - {1005}
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts(), keys=others)
+    assert_equal_to_truth(ACCOUNTS.table, data / "accounts", emu.truth.accounts(), keys=others)
 
     emu.config.faulty_ids = {}
     assert main(["events", "dead-letter", "--requeue", "--db", str(events_db)]) == 0
     assert "requeued 2 events" in capsys.readouterr().out
     result = materialize(EVENTS_JOB)
     assert result.success and dead_letter_check(result).passed
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts())
+    assert_equal_to_truth(ACCOUNTS.table, data / "accounts", emu.truth.accounts())
     assert events_in_table(data) == [1, 2, 3, 4]
 
 
@@ -174,7 +176,7 @@ def test_an_entity_whose_record_cannot_be_converted_is_dead_lettered(
     dead = dead_letters(events_db)
     assert list(dead) == [2] and "accounts row: ConversionError: column 'balance'" in dead[2]
     others = {int(a["i_account"]) for a in emu.truth.accounts()} - {1005}
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts(), keys=others)
+    assert_equal_to_truth(ACCOUNTS.table, data / "accounts", emu.truth.accounts(), keys=others)
     assert events_in_table(data) == [1]
 
 
@@ -202,7 +204,7 @@ def test_a_server_that_keeps_failing_fails_the_batch_and_dead_letters_nothing(
     with EventStore(str(events_db)) as store, client:
         batch = store.claim_pending("run-a")
         with pytest.raises(TransientError):
-            apply_batch(client, TableStore(str(data)), store, batch, concurrency=2)
+            apply_batch(client, TableStore(str(data)), store, batch, BUILT_IN, concurrency=2)
         assert store.counts()[DEAD] == 0
 
 

@@ -8,16 +8,18 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS
 from connector.events.auth import BasicAuth
 from connector.events.receiver import EventReceiver
 from connector.events.store import EventStore
 from connector.project import EVENTS_JOB, SNAPSHOT_JOB, build_defs
 from connector.resources import EventStoreResource
 from connector.sensors import SENSOR_NAME
-from connector.tables import ACCOUNTS, CUSTOMERS
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import OWNER_COPIES
 from tests.e2e.test_extraction import assert_equal_to_truth, wait_for
+
+ROUTING = BUILT_IN.routing()
 
 WEBHOOK = ("espf", "hook-secret")
 
@@ -35,7 +37,10 @@ def mutate(emu: Any) -> None:
 
 
 def deliver(emu: Any, db: Path, **options: Any) -> None:
-    with EventStore(str(db)) as store, EventReceiver(store, BasicAuth(*WEBHOOK)) as rx:
+    with (
+        EventStore(str(db)) as store,
+        EventReceiver(store, BasicAuth(*WEBHOOK), routing=ROUTING) as rx,
+    ):
         report = emu.deliver_events(f"{rx.url}/events", ("basic", *WEBHOOK), **options)
     assert report.acknowledged_events == {e["variables"]["i_event"] for e in emu.events}
 
@@ -76,8 +81,10 @@ def test_events_bring_tables_to_the_emulators_state(
         assert run_requested(instance, first).success
         assert isinstance(first, dg.SensorResult)
         assert isinstance(tick(instance, events_db, first.cursor), dg.SkipReason)
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES)
-    assert_equal_to_truth(CUSTOMERS, data / "customers", emu.truth.customers())
+    assert_equal_to_truth(
+        ACCOUNTS.table, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES
+    )
+    assert_equal_to_truth(CUSTOMERS.table, data / "customers", emu.truth.customers())
     stored = pq.read_table(data / "events")["i_event"].to_pylist()
     assert sorted(stored) == sorted({e["variables"]["i_event"] for e in emu.events})
 
@@ -101,7 +108,9 @@ def test_a_failed_run_leaves_events_pending_and_the_next_applies_them_once(
         second = tick(instance, events_db, first.cursor)
         assert run_requested(instance, second).success
     assert first.run_requests[0].run_key != second.run_requests[0].run_key
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES)
+    assert_equal_to_truth(
+        ACCOUNTS.table, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES
+    )
     stored = pq.read_table(data / "events")["i_event"].to_pylist()
     assert len(stored) == len(set(stored)) == len(emu.events)
 
@@ -129,5 +138,5 @@ def test_events_applied_during_a_snapshot_survive_it(
         assert isinstance(first, dg.SensorResult)
         again = tick(instance, events_db, first.cursor)
         assert run_requested(instance, again).success
-    assert_equal_to_truth(ACCOUNTS, data / "accounts", emu.truth.accounts())
-    assert_equal_to_truth(CUSTOMERS, data / "customers", emu.truth.customers())
+    assert_equal_to_truth(ACCOUNTS.table, data / "accounts", emu.truth.accounts())
+    assert_equal_to_truth(CUSTOMERS.table, data / "customers", emu.truth.customers())

@@ -14,8 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from connector.emulator import Emulator, EmulatorConfig
+from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
 from connector.project import SNAPSHOT_JOB, XDRS_JOB
-from connector.tables import ACCOUNTS, CUSTOMERS, XDRS, TableSpec
+from connector.tables import TableSpec
 from tests.conftest import TEST_RELEASE
 from tests.e2e.conftest import RacingClock, materialize
 from tests.e2e.expected import actual_row, expected_row
@@ -104,12 +105,14 @@ def test_faults_were_really_served(faulty_run: dict[str, Any]) -> None:
 
 def test_customers_equal_truth_under_faults(faulty_run: dict[str, Any]) -> None:
     truth = faulty_run["emu"].truth.customers()
-    assert_equal_to_truth(CUSTOMERS, faulty_run["data"] / "customers", truth)
+    assert_equal_to_truth(CUSTOMERS.table, faulty_run["data"] / "customers", truth)
 
 
 def test_accounts_hold_every_stable_account_once_under_churn(faulty_run: dict[str, Any]) -> None:
     emu, stable = faulty_run["emu"], faulty_run["stable_accounts"]
-    assert_equal_to_truth(ACCOUNTS, faulty_run["data"] / "accounts", emu.truth.accounts(), stable)
+    assert_equal_to_truth(
+        ACCOUNTS.table, faulty_run["data"] / "accounts", emu.truth.accounts(), stable
+    )
 
 
 def test_checks_pass(faulty_run: dict[str, Any]) -> None:
@@ -156,7 +159,7 @@ def test_xdr_backfill_of_three_days_equals_truth(make_emulator: Any, point_at: A
         materialize(XDRS_JOB, day.isoformat())
     for day in days:
         path = data / "xdrs" / f"date={day.isoformat()}"
-        assert_equal_to_truth(XDRS, path, emu.truth.xdrs(day))
+        assert_equal_to_truth(XDRS.table, path, emu.truth.xdrs(day))
 
 
 def test_rerunning_a_partition_replaces_it(make_emulator: Any, point_at: Any) -> None:

@@ -1,13 +1,17 @@
 """`portabilling emulator` as a user runs it: help, bad flags, start, serve, stop."""
 
 import re
+import shlex
 import signal
 import subprocess
 import sys
+from itertools import takewhile
 from pathlib import Path
 
 import pytest
 import requests
+
+from connector.project import portabilling_resource
 
 PORTABILLING = str(Path(sys.executable).with_name("portabilling"))
 
@@ -86,4 +90,27 @@ def test_serves_until_signalled(stop: signal.Signals) -> None:
         assert listed["total"] == 50
     finally:
         process.send_signal(stop)
+        assert process.wait(timeout=20) == 0
+
+
+@pytest.mark.parametrize("release", ["current", "legacy"])
+def test_banner_export_lines_point_the_connector_at_it(
+    release: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pasting the printed `export` lines gives the connector a working configuration."""
+    command = [PORTABILLING, "emulator", "--port", "0", "--accounts", "5", "--release", release]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = takewhile(lambda line: "stop with" not in line, iter(process.stdout.readline, ""))
+        exports = [line.split() for line in banner if line.strip().startswith("export ")]
+        environ = dict(shlex.split(words[1])[0].split("=", 1) for words in exports)
+        assert environ.keys() >= {"PORTABILLING_URL", "PORTABILLING_LOGIN", "PORTABILLING_PASSWORD"}
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        resource = portabilling_resource(environ).process_config_and_initialize()
+        with resource.get_client() as client:
+            assert client.call("Generic", "get_version", {})["version"].startswith("MR")
+    finally:
+        process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0

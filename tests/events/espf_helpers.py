@@ -10,7 +10,10 @@ from typing import Any
 
 import requests
 
+from connector.entities import BUILT_IN
 from connector.events import Event, parse_event
+
+ROUTING = BUILT_IN.routing()
 
 USER, PASSWORD = "espf", "s3cret-webhook-pw"
 CUSTOM_TYPE, CUSTOM_CREDENTIAL = "Token", "custom-cred-123"
@@ -67,7 +70,7 @@ def delivery(i_event: int | str, event_type: str = "Subscriber/Updated", **varia
 
 def make_event(i_event: int, event_type: str = "Subscriber/Updated", **variables: Any) -> Event:
     payload = json.loads(delivery(i_event, event_type, **variables))
-    return parse_event(payload, datetime(2026, 1, 1, tzinfo=UTC))
+    return parse_event(payload, datetime(2026, 1, 1, tzinfo=UTC), ROUTING)
 
 
 def post(url: str, body: bytes, headers: dict[str, str]) -> requests.Response:

@@ -5,15 +5,18 @@ from datetime import UTC, datetime
 import pytest
 from espf_helpers import basic_header, post
 
+from connector.entities import BUILT_IN
 from connector.events import EventStore, InvalidEvent, parse_event
 from connector.events.receiver import EventReceiver
+
+ROUTING = BUILT_IN.routing()
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 ARABIC_INDIC_107 = "\u0661\u0660\u0667"
 
 
 def _parse(event_type: str, **variables: object) -> None:
-    parse_event({"event_type": event_type, "variables": {"i_event": 1, **variables}}, AT)
+    parse_event({"event_type": event_type, "variables": {"i_event": 1, **variables}}, AT, ROUTING)
 
 
 @pytest.mark.parametrize(
@@ -52,7 +55,7 @@ def test_other_ids_may_be_zero_null_or_padded(value: object) -> None:
 @pytest.mark.parametrize("raw", [ARABIC_INDIC_107, "\uff11\uff10\uff17", "10\u00a07"])
 def test_i_event_in_non_ascii_digits_is_refused(raw: str) -> None:
     with pytest.raises(InvalidEvent, match="i_event"):
-        parse_event({"event_type": "DID/Updated", "variables": {"i_event": raw}}, AT)
+        parse_event({"event_type": "DID/Updated", "variables": {"i_event": raw}}, AT, ROUTING)
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,11 @@ from espf_helpers import (
 )
 
 from connector.emulator.tls import write_certificates
-from connector.events import BasicAuth, EntityKind, EventStore
+from connector.entities import BUILT_IN
+from connector.events import BasicAuth, EventStore
 from connector.events.receiver import EventReceiver
+
+ROUTING = BUILT_IN.routing()
 
 
 def _stored(store: EventStore) -> int:
@@ -35,7 +38,7 @@ def test_valid_event_is_stored_before_200(basic_receiver: EventReceiver, store: 
     response = post(basic_receiver.url, delivery(17, i_account=1003), basic_header())
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     [event] = store.events([17])
-    assert (event.entity_kind, event.entity_id) == (EntityKind.ACCOUNT, 1003)
+    assert (event.entity_kind, event.entity_id) == ("accounts", 1003)
 
 
 def test_received_at_comes_from_the_injected_clock(
@@ -138,7 +141,7 @@ def test_string_ids_are_normalized(basic_receiver: EventReceiver, store: EventSt
     body = delivery("42", "Customer/Updated", i_customer="1000889")
     assert post(basic_receiver.url, body, basic_header()).status_code == 200
     [event] = store.events([42])
-    assert (event.entity_kind, event.entity_id) == (EntityKind.CUSTOMER, 1000889)
+    assert (event.entity_kind, event.entity_id) == ("customers", 1000889)
 
 
 def test_unknown_event_type_is_stored_and_acknowledged(
@@ -209,7 +212,7 @@ def test_logs_never_show_credentials(
 def test_a_locked_store_gets_503_then_recovers(db_path: str) -> None:
     with (
         EventStore(db_path, busy_timeout_s=0.1) as store,
-        EventReceiver(store, BasicAuth(USER, PASSWORD)) as rx,
+        EventReceiver(store, BasicAuth(USER, PASSWORD), routing=ROUTING) as rx,
     ):
         other = sqlite3.connect(db_path, isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")  # another process holding the write lock too long
@@ -222,7 +225,9 @@ def test_a_locked_store_gets_503_then_recovers(db_path: str) -> None:
 
 def test_https_when_given_a_certificate(store: EventStore, tmp_path: Path) -> None:
     ca, cert, key = write_certificates(tmp_path, "127.0.0.1")
-    with EventReceiver(store, BasicAuth(USER, PASSWORD), tls=(str(cert), str(key))) as rx:
+    with EventReceiver(
+        store, BasicAuth(USER, PASSWORD), routing=ROUTING, tls=(str(cert), str(key))
+    ) as rx:
         assert rx.url.startswith("https://")
         port = int(rx.url.rsplit(":", 1)[1])
         context = ssl.create_default_context(cafile=str(ca))

@@ -11,18 +11,20 @@ from typing import Any
 import pytest
 from espf_helpers import make_event
 
+from connector.entities import BUILT_IN
 from connector.events import (
     CLAIMED,
     DEAD,
     DONE,
     PENDING,
-    EntityKind,
     EntityRef,
     Event,
     EventStore,
     EventStoreError,
     PendingSummary,
 )
+
+ROUTING = BUILT_IN.routing()
 
 
 def test_add_stores_once_per_i_event(store: EventStore) -> None:
@@ -47,12 +49,12 @@ def test_pending_entities_coalesces_events_per_entity(store: EventStore) -> None
     )
     batch = store.pending_entities()
     assert batch.entities == (
-        EntityRef(EntityKind.ACCOUNT, 1001),
-        EntityRef(EntityKind.CUSTOMER, 5),
+        EntityRef("accounts", 1001),
+        EntityRef("customers", 5),
     )
     assert sorted(batch.i_events) == [1, 2, 3, 4, 5]
     assert batch.max_i_event == 5
-    assert batch.ids(EntityKind.CUSTOMER) == (5,)
+    assert batch.ids("customers") == (5,)
 
 
 def test_pending_entities_limit_takes_the_oldest_arrivals(store: EventStore) -> None:
@@ -125,7 +127,7 @@ def test_requeue_done_since_returns_events_applied_after_a_moment(db_path: str, 
         snapshot_started = clock()
         store.claim([2, 3], "run-late")
         store.complete("run-late")
-        assert store.requeue_done_since(snapshot_started, EntityKind.ACCOUNT) == 1
+        assert store.requeue_done_since(snapshot_started, "accounts") == 1
         assert store.pending_entities().i_events == (2,)
         assert store.counts() == {PENDING: 1, CLAIMED: 0, DONE: 2, DEAD: 0}
 
@@ -136,7 +138,7 @@ def test_events_returns_stored_fields(store: EventStore) -> None:
     assert (event.i_event, event.event_type, event.entity_kind, event.entity_id) == (
         7,
         "Invoice/Updated",
-        EntityKind.CUSTOMER,
+        "customers",
         42,
     )
     assert event.variables == {"i_event": 7, "i_customer": "42", "i_invoice": 3}
@@ -158,11 +160,13 @@ def test_a_store_that_cannot_use_wal_is_refused() -> None:
 _WRITER = """
 import sys
 from datetime import UTC, datetime
+from connector.entities import BUILT_IN
 from connector.events import EventStore, parse_event
+ROUTING = BUILT_IN.routing()
 with EventStore(sys.argv[1]) as store:
     for i in range(1, int(sys.argv[2]) + 1):
         payload = {"event_type": "Subscriber/Updated", "variables": {"i_event": i, "i_account": i}}
-        store.add(parse_event(payload, datetime.now(UTC)))
+        store.add(parse_event(payload, datetime.now(UTC), ROUTING))
 """
 
 
@@ -213,7 +217,7 @@ def test_pending_summary_of_an_empty_backlog(store: EventStore) -> None:
 def test_claim_pending_claims_exactly_the_batch_it_returns(store: EventStore) -> None:
     store.add_many([make_event(1, i_account=7), make_event(2, i_account=7), make_event(3)])
     batch = store.claim_pending("run-a", limit=2)
-    assert (sorted(batch.i_events), batch.entities) == ([1, 2], (EntityRef(EntityKind.ACCOUNT, 7),))
+    assert (sorted(batch.i_events), batch.entities) == ([1, 2], (EntityRef("accounts", 7),))
     assert store.claimed_runs() == {"run-a": 2}
     assert store.pending_entities().i_events == (3,)
 

@@ -4,7 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connector.events import EntityKind, InvalidEvent, parse_event
+from connector.entities import BUILT_IN
+from connector.events import InvalidEvent, parse_event
+
+ROUTING = BUILT_IN.routing()
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -12,10 +15,10 @@ AT = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("event_type", "variables", "expected"),
     [
-        ("Subscriber/Updated", {"i_account": 1003}, (EntityKind.ACCOUNT, 1003)),
-        ("Account/BalanceChanged", {"i_account": "1000889"}, (EntityKind.ACCOUNT, 1000889)),
-        ("Customer/Deleted", {"i_customer": 7}, (EntityKind.CUSTOMER, 7)),
-        ("Invoice/Created", {"i_customer": "8", "i_invoice": 99}, (EntityKind.CUSTOMER, 8)),
+        ("Subscriber/Updated", {"i_account": 1003}, ("accounts", 1003)),
+        ("Account/BalanceChanged", {"i_account": "1000889"}, ("accounts", 1000889)),
+        ("Customer/Deleted", {"i_customer": 7}, ("customers", 7)),
+        ("Invoice/Created", {"i_customer": "8", "i_invoice": 99}, ("customers", 8)),
         ("DID/Created", {"number": "15551234"}, (None, None)),
         ("Brand/New/Thing", {}, (None, None)),
     ],
@@ -23,19 +26,21 @@ AT = datetime(2026, 1, 1, tzinfo=UTC)
 def test_event_type_maps_to_its_entity(
     event_type: str, variables: dict[str, object], expected: tuple[object, object]
 ) -> None:
-    event = parse_event({"event_type": event_type, "variables": {"i_event": 1, **variables}}, AT)
+    event = parse_event(
+        {"event_type": event_type, "variables": {"i_event": 1, **variables}}, AT, ROUTING
+    )
     assert (event.entity_kind, event.entity_id) == expected
 
 
 @pytest.mark.parametrize("raw", [17, "17", " 17 "])
 def test_i_event_is_normalized_to_int(raw: object) -> None:
-    event = parse_event({"event_type": "DID/Updated", "variables": {"i_event": raw}}, AT)
+    event = parse_event({"event_type": "DID/Updated", "variables": {"i_event": raw}}, AT, ROUTING)
     assert event.i_event == 17
 
 
 def test_variables_are_kept_as_received() -> None:
     variables = {"i_event": "5", "i_account": "1000889", "extra": [1, 2]}
-    event = parse_event({"event_type": "Subscriber/Created", "variables": variables}, AT)
+    event = parse_event({"event_type": "Subscriber/Created", "variables": variables}, AT, ROUTING)
     assert event.variables == variables
 
 
@@ -61,4 +66,4 @@ def test_variables_are_kept_as_received() -> None:
 )
 def test_invalid_delivery_names_the_reason(payload: object, reason: str) -> None:
     with pytest.raises(InvalidEvent, match=reason):
-        parse_event(payload, AT)
+        parse_event(payload, AT, ROUTING)

@@ -7,8 +7,11 @@ from collections.abc import Iterator
 import pytest
 from espf_helpers import PASSWORD, USER, basic_header, post
 
+from connector.entities import BUILT_IN
 from connector.events import BasicAuth, EventStore
 from connector.events.receiver import EventReceiver
+
+ROUTING = BUILT_IN.routing()
 
 
 def _body(variables: str = '"i_event": 1', event_type: str = '"DID/Updated"') -> bytes:
@@ -37,7 +40,7 @@ MALFORMED = [
 @pytest.fixture
 def receiver(store: EventStore) -> Iterator[EventReceiver]:
     """A receiver with the default body limit, so the large bodies reach the parser."""
-    with EventReceiver(store, BasicAuth(USER, PASSWORD)) as rx:
+    with EventReceiver(store, BasicAuth(USER, PASSWORD), routing=ROUTING) as rx:
         yield rx
 
 

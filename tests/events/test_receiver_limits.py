@@ -10,9 +10,12 @@ from contextlib import ExitStack
 import pytest
 from espf_helpers import PASSWORD, USER, basic_header, delivery, post
 
+from connector.entities import BUILT_IN
 from connector.events import BasicAuth, EventStore
 from connector.events.connections import ConnectionLimits
 from connector.events.receiver import EventReceiver
+
+ROUTING = BUILT_IN.routing()
 
 IDLE_SOCKETS = 1000
 
@@ -27,7 +30,7 @@ def enough_file_descriptors() -> None:
 
 
 def _receiver(store: EventStore, limits: ConnectionLimits) -> EventReceiver:
-    return EventReceiver(store, BasicAuth(USER, PASSWORD), limits=limits)
+    return EventReceiver(store, BasicAuth(USER, PASSWORD), routing=ROUTING, limits=limits)
 
 
 def _address(receiver: EventReceiver) -> tuple[str, int]:

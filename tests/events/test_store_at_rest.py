@@ -8,7 +8,7 @@ import pytest
 from espf_helpers import basic_header, delivery, make_event, post
 
 from connector.api.errors import ConfigurationError
-from connector.events import DEAD, EventStore
+from connector.events import DEAD, EntityRef, EventStore
 from connector.events.receiver import EventReceiver
 
 SECRETS = ("pw-Hunter2-xyz", "sip-pw-Sekrit-77", "tok-Nested-abc123")
@@ -152,3 +152,15 @@ def test_reopening_a_migrated_store_keeps_it_as_it_is(tmp_path: Path) -> None:
     with EventStore(str(path)) as reopened:
         assert [dead.i_event for dead in reopened.dead_letters()] == [1]
         assert len(reopened.events([1, 2, 3])) == 3
+
+
+def test_a_version_1_store_keeps_its_pending_entities(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite3"
+    with EventStore(str(path)) as store:
+        store.add(make_event(1, i_account=7))
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("UPDATE events SET entity_kind = 'account'")  # as version 1 stored it
+    db.execute("PRAGMA user_version = 1")
+    db.close()
+    with EventStore(str(path)) as store:
+        assert store.pending_entities().entities == (EntityRef("accounts", 7),)

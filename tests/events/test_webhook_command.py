@@ -15,7 +15,8 @@ import pytest
 import requests
 from espf_helpers import PASSWORD, USER, basic_header, delivery, post
 
-from connector.events import EventStore, WebhookConfigError, command
+from connector import webhook as webhook_command
+from connector.events import EventStore, WebhookConfigError
 
 BASIC_ENV = {"PORTABILLING_WEBHOOK_USER": USER, "PORTABILLING_WEBHOOK_PASSWORD": PASSWORD}
 
@@ -183,6 +184,6 @@ def test_bad_configuration_is_refused_before_serving(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("PORTABILLING_WEBHOOK_CUSTOM_TYPE", raising=False)
     parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
+    webhook_command.add_arguments(parser)
     with pytest.raises(WebhookConfigError, match=message):
-        command.run(parser.parse_args(options))
+        webhook_command.run(parser.parse_args(options))

@@ -7,10 +7,11 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 
+from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
 from connector.project import SNAPSHOT_JOB, XDRS_JOB
 from connector.store.arrowio import RecordConverter
 from connector.store.storage import TableStore
-from connector.tables import ACCOUNTS, CUSTOMERS, XDRS, TableSpec
+from connector.tables import TableSpec
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import actual_row, expected_row
 from tests.tables.helpers import NOW, account, publish
@@ -49,11 +50,11 @@ def test_snapshots_and_two_xdr_days_on_s3_equal_truth(emulator, s3, s3_root):
     for day in DAYS:
         materialize(XDRS_JOB, day.isoformat())
 
-    assert_equal_to_truth(s3, CUSTOMERS, f"{s3_root}/customers", emulator.truth.customers())
-    assert_equal_to_truth(s3, ACCOUNTS, f"{s3_root}/accounts", emulator.truth.accounts())
+    assert_equal_to_truth(s3, CUSTOMERS.table, f"{s3_root}/customers", emulator.truth.customers())
+    assert_equal_to_truth(s3, ACCOUNTS.table, f"{s3_root}/accounts", emulator.truth.accounts())
     for day in DAYS:
         uri = f"{s3_root}/xdrs/date={day.isoformat()}"
-        assert_equal_to_truth(s3, XDRS, uri, emulator.truth.xdrs(day))
+        assert_equal_to_truth(s3, XDRS.table, uri, emulator.truth.xdrs(day))
     assert not s3.exists(f"{s3_root}/_staging") or s3.find(f"{s3_root}/_staging") == []
 
 
@@ -64,17 +65,17 @@ def test_rerun_replaces_the_partition_with_one_object(emulator, s3, s3_root):
 
     folder = f"{s3_root}/xdrs/date={day}"
     assert s3.find(folder) == [f"{folder}/part-00000.parquet".removeprefix("s3://")]
-    assert_equal_to_truth(s3, XDRS, folder, emulator.truth.xdrs(DAYS[0]))
+    assert_equal_to_truth(s3, XDRS.table, folder, emulator.truth.xdrs(DAYS[0]))
 
 
 def test_failed_write_leaves_previous_object(s3, s3_root):
     store = TableStore(s3_root)
-    publish(store, ACCOUNTS, [[account(1), account(2)]])
+    publish(store, ACCOUNTS.table, [[account(1), account(2)]])
     path = f"{s3_root}/accounts/part-00000.parquet"
     before = s3.cat(path)
 
-    with pytest.raises(RuntimeError), store.writer(ACCOUNTS) as writer:
-        converter = RecordConverter(ACCOUNTS, base_schema=writer.schema)
+    with pytest.raises(RuntimeError), store.writer(ACCOUNTS.table) as writer:
+        converter = RecordConverter(ACCOUNTS.table, base_schema=writer.schema)
         writer.write(converter.to_batch([account(3)], NOW))
         raise RuntimeError("the API went away")
 
@@ -84,7 +85,7 @@ def test_failed_write_leaves_previous_object(s3, s3_root):
 
 def test_sigkilled_writer_leaves_previous_objects_readable(s3, s3_root):
     store = TableStore(s3_root)
-    publish(store, ACCOUNTS, [[account(1), account(2)]])
+    publish(store, ACCOUNTS.table, [[account(1), account(2)]])
     path = f"{s3_root}/accounts/part-00000.parquet"
     before = s3.cat(path)
 

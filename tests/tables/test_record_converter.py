@@ -6,8 +6,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
 from connector.store.arrowio import ConversionError, RecordConverter, canonical_json
-from connector.tables import ACCOUNTS, CUSTOMERS, EVENTS, XDRS, event_record, is_json_field
+from connector.tables import EVENTS, event_record, is_json_field
 
 NOW = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -39,27 +40,27 @@ def column(spec, field, values):
     ],
 )
 def test_money_is_the_exact_decimal_the_api_sent(raw, exact):
-    assert column(ACCOUNTS, "balance", [raw]) == [Decimal(exact)]
+    assert column(ACCOUNTS.table, "balance", [raw]) == [Decimal(exact)]
 
 
 def test_money_column_mixing_numbers_text_and_nulls():
-    values = column(ACCOUNTS, "credit_limit", [0.1, "2.5", None, 3])
+    values = column(ACCOUNTS.table, "credit_limit", [0.1, "2.5", None, 3])
     assert values == [Decimal("0.10000"), Decimal("2.50000"), None, Decimal("3.00000")]
 
 
 def test_money_type_is_decimal_24_5():
-    _, batch = convert(ACCOUNTS, [{"i_account": 1, "balance": 0.1}])
+    _, batch = convert(ACCOUNTS.table, [{"i_account": 1, "balance": 0.1}])
     assert batch.schema.field("balance").type == pa.decimal128(24, 5)
 
 
 def test_money_integers_beyond_float_precision_stay_exact():
-    assert column(ACCOUNTS, "balance", [2**53 + 1]) == [Decimal(2**53 + 1)]
+    assert column(ACCOUNTS.table, "balance", [2**53 + 1]) == [Decimal(2**53 + 1)]
 
 
 @pytest.mark.parametrize("values", [[True], [1.5, False], ["2.5", True]])
 def test_a_bool_where_an_amount_belongs_is_an_error(values):
     with pytest.raises(ConversionError, match="balance"):
-        column(ACCOUNTS, "balance", values)
+        column(ACCOUNTS.table, "balance", values)
 
 
 def _full_account(i: int) -> dict:
@@ -85,26 +86,31 @@ def test_a_page_with_one_odd_value_converts_like_a_clean_page():
     odd = [dict(r) for r in clean]
     odd[10]["i_account"], odd[20]["balance"] = str(odd[10]["i_account"]), str(odd[20]["balance"])
     odd[30]["is_active"] = "1" if odd[30]["is_active"] else "0"
-    assert convert(ACCOUNTS, odd)[1].equals(convert(ACCOUNTS, clean)[1])
+    assert convert(ACCOUNTS.table, odd)[1].equals(convert(ACCOUNTS.table, clean)[1])
 
 
 def test_flag_type_is_read_from_the_first_value_that_is_not_null():
-    assert column(ACCOUNTS, "blocked", [None, "Y", "n"]) == [None, True, False]
-    assert column(ACCOUNTS, "is_active", [None, 1, 0]) == [None, True, False]
+    assert column(ACCOUNTS.table, "blocked", [None, "Y", "n"]) == [None, True, False]
+    assert column(ACCOUNTS.table, "is_active", [None, 1, 0]) == [None, True, False]
 
 
 def test_ids_arriving_as_strings_become_int64():
-    assert column(ACCOUNTS, "i_customer", ["1000889", 5, None, " 7 "]) == [1000889, 5, None, 7]
+    assert column(ACCOUNTS.table, "i_customer", ["1000889", 5, None, " 7 "]) == [
+        1000889,
+        5,
+        None,
+        7,
+    ]
 
 
 def test_key_column_is_int64_even_when_all_strings():
-    _, batch = convert(ACCOUNTS, [{"i_account": "1001"}, {"i_account": "1002"}])
+    _, batch = convert(ACCOUNTS.table, [{"i_account": "1001"}, {"i_account": "1002"}])
     assert batch.column("i_account").type == pa.int64()
     assert batch.column("i_account").to_pylist() == [1001, 1002]
 
 
 def test_unix_connect_time_sometimes_a_string():
-    assert column(XDRS, "unix_connect_time", [1704067200, "1704067201"]) == [
+    assert column(XDRS.table, "unix_connect_time", [1704067200, "1704067201"]) == [
         1704067200,
         1704067201,
     ]
@@ -112,7 +118,7 @@ def test_unix_connect_time_sometimes_a_string():
 
 def test_dates_and_utc_timestamps():
     _, batch = convert(
-        ACCOUNTS,
+        ACCOUNTS.table,
         [
             {"i_account": 1, "activation_date": "2023-12-31", "last_usage": "2024-01-02 03:04:05"},
             {"i_account": 2, "activation_date": None, "last_usage": None},
@@ -124,7 +130,7 @@ def test_dates_and_utc_timestamps():
 
 
 def test_timestamp_with_an_offset_is_converted_to_utc():
-    values = column(ACCOUNTS, "last_usage", ["2024-01-02T05:04:05+02:00", ""])
+    values = column(ACCOUNTS.table, "last_usage", ["2024-01-02T05:04:05+02:00", ""])
     assert values == [datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), None]
 
 
@@ -139,30 +145,30 @@ def test_timestamp_with_an_offset_is_converted_to_utc():
     ],
 )
 def test_flags_become_bools(field, raw, expected):
-    assert column(ACCOUNTS, field, raw) == expected
+    assert column(ACCOUNTS.table, field, raw) == expected
 
 
 def test_failed_xdr_flag_is_bool():
-    assert column(XDRS, "failed", [0, 1]) == [False, True]
+    assert column(XDRS.table, "failed", [0, 1]) == [False, True]
 
 
 def test_a_flag_that_is_not_yes_or_no_is_an_error():
     with pytest.raises(ConversionError, match="blocked"):
-        column(ACCOUNTS, "blocked", ["Y", "maybe"])
+        column(ACCOUNTS.table, "blocked", ["Y", "maybe"])
 
 
 def test_an_id_that_is_not_a_number_is_an_error():
     with pytest.raises(ConversionError, match="i_customer"):
-        column(ACCOUNTS, "i_customer", ["12", "twelve"])
+        column(ACCOUNTS.table, "i_customer", ["12", "twelve"])
 
 
 def test_text_column_keeps_numbers_as_their_text():
-    assert column(XDRS, "disconnect_cause", [16, "31", None]) == ["16", "31", None]
+    assert column(XDRS.table, "disconnect_cause", [16, "31", None]) == ["16", "31", None]
 
 
 def test_nested_values_become_canonical_json_text():
     features = [{"name": "x", "attributes": [{"b": 1, "a": "é"}]}]
-    _, batch = convert(ACCOUNTS, [{"i_account": 1, "service_features": features}])
+    _, batch = convert(ACCOUNTS.table, [{"i_account": 1, "service_features": features}])
     text = batch.column("service_features")[0].as_py()
     assert text == '[{"attributes":[{"a":"é","b":1}],"name":"x"}]'
     assert is_json_field(batch.schema.field("service_features"))
@@ -171,7 +177,7 @@ def test_nested_values_become_canonical_json_text():
 def test_json_text_is_stable_whatever_the_key_order():
     one = {"b": [1, 2], "a": {"y": None, "x": True}}
     other = {"a": {"x": True, "y": None}, "b": [1, 2]}
-    assert column(ACCOUNTS, "assigned_addons", [one, other]) == [canonical_json(one)] * 2
+    assert column(ACCOUNTS.table, "assigned_addons", [one, other]) == [canonical_json(one)] * 2
 
 
 def test_canonical_json_matches_json_dumps_for_api_values():
@@ -185,31 +191,31 @@ def test_canonical_json_matches_json_dumps_for_api_values():
 def test_a_nested_integer_beyond_64_bits_keeps_its_digits():
     # orjson refuses it: the column falls back to json value by value, with the same spelling.
     features = [{"name": "x", "limit": 2**70}, None]
-    big = column(ACCOUNTS, "service_features", [features, [{"b": 1}]])
+    big = column(ACCOUNTS.table, "service_features", [features, [{"b": 1}]])
     assert big == ['[{"limit":1180591620717411303424,"name":"x"},null]', '[{"b":1}]']
 
 
 def test_missing_keys_become_nulls():
-    _, batch = convert(ACCOUNTS, [{"i_account": 1}, {"i_account": 2, "status": "blocked"}])
+    _, batch = convert(ACCOUNTS.table, [{"i_account": 1}, {"i_account": 2, "status": "blocked"}])
     assert batch.column("status").to_pylist() == [None, "blocked"]
     assert batch.column("balance").to_pylist() == [None, None]
-    assert batch.schema == ACCOUNTS.schema
+    assert batch.schema == ACCOUNTS.table.schema
 
 
 def test_every_row_gets_the_run_extraction_time():
-    _, batch = convert(ACCOUNTS, [{"i_account": 1}, {"i_account": 2}])
+    _, batch = convert(ACCOUNTS.table, [{"i_account": 1}, {"i_account": 2}])
     assert batch.schema.names[-1] == "_extracted_at"
     assert set(batch.column("_extracted_at").to_pylist()) == {NOW}
 
 
 def test_extraction_time_must_be_timezone_aware():
     with pytest.raises(ValueError, match="timezone"):
-        RecordConverter(ACCOUNTS).to_batch([{"i_account": 1}], datetime(2024, 1, 1))
+        RecordConverter(ACCOUNTS.table).to_batch([{"i_account": 1}], datetime(2024, 1, 1))
 
 
 def test_empty_page_gives_an_empty_batch_of_the_schema():
-    _, batch = convert(CUSTOMERS, [])
-    assert batch.num_rows == 0 and batch.schema == CUSTOMERS.schema
+    _, batch = convert(CUSTOMERS.table, [])
+    assert batch.num_rows == 0 and batch.schema == CUSTOMERS.table.schema
 
 
 @pytest.mark.parametrize(
@@ -225,7 +231,7 @@ def test_empty_page_gives_an_empty_batch_of_the_schema():
 )
 def test_unknown_field_is_kept_with_an_inferred_type(values, expected_type):
     records = [{"i_account": i, "brand_new": v} for i, v in enumerate(values)]
-    converter, batch = convert(ACCOUNTS, records)
+    converter, batch = convert(ACCOUNTS.table, records)
     assert converter.added_fields == ["brand_new"]
     assert batch.schema.field("brand_new").type == expected_type
     assert batch.schema.names[-2:] == ["brand_new", "_extracted_at"]
@@ -233,13 +239,13 @@ def test_unknown_field_is_kept_with_an_inferred_type(values, expected_type):
 
 def test_unknown_nested_field_is_json_and_mixed_field_is_text():
     records = [{"i_account": 1, "nested": {"b": 1}, "mixed": 5}, {"i_account": 2, "mixed": "x"}]
-    _, batch = convert(ACCOUNTS, records)
+    _, batch = convert(ACCOUNTS.table, records)
     assert batch.column("nested").to_pylist() == ['{"b":1}', None]
     assert batch.column("mixed").to_pylist() == ["5", "x"]
 
 
 def test_unknown_field_waits_for_a_value_then_keeps_its_type():
-    converter = RecordConverter(ACCOUNTS)
+    converter = RecordConverter(ACCOUNTS.table)
     first = converter.to_batch([{"i_account": 1, "later": None}], NOW)
     assert "later" not in first.schema.names and converter.added_fields == []
     second = converter.to_batch([{"i_account": 2, "later": "7"}], NOW)
@@ -250,8 +256,8 @@ def test_unknown_field_waits_for_a_value_then_keeps_its_type():
 
 
 def test_base_schema_keeps_a_column_from_an_earlier_run():
-    earlier, _ = convert(ACCOUNTS, [{"i_account": 1, "brand_new": 3}])
-    converter, batch = convert(ACCOUNTS, [{"i_account": 2}], base_schema=earlier.schema)
+    earlier, _ = convert(ACCOUNTS.table, [{"i_account": 1, "brand_new": 3}])
+    converter, batch = convert(ACCOUNTS.table, [{"i_account": 2}], base_schema=earlier.schema)
     assert batch.schema == earlier.schema
     assert batch.column("brand_new").to_pylist() == [None]
     assert converter.added_fields == []
@@ -259,7 +265,7 @@ def test_base_schema_keeps_a_column_from_an_earlier_run():
 
 def test_spec_type_wins_over_a_base_schema_clash():
     base = pa.schema([pa.field("balance", pa.float64()), pa.field("extra", pa.int64())])
-    converter = RecordConverter(ACCOUNTS, base_schema=base)
+    converter = RecordConverter(ACCOUNTS.table, base_schema=base)
     assert converter.schema.field("balance").type == pa.decimal128(24, 5)
     assert converter.schema.names[-2:] == ["extra", "_extracted_at"]
 
@@ -274,7 +280,7 @@ def test_known_and_name_matched_secrets_are_dropped():
         "refresh_Token": "rt-1",
         "session_id": "sess-1",
     }
-    converter, batch = convert(ACCOUNTS, [record])
+    converter, batch = convert(ACCOUNTS.table, [record])
     assert converter.added_fields == []
     assert not set(record) - {"i_account"} & set(batch.schema.names)
 
@@ -283,7 +289,7 @@ def test_secrets_inside_nested_values_are_dropped_at_any_depth():
     features = [{"name": "sip", "attributes": [{"password": "deep-pw", "value": 1}]}]
     addons = {"outer": {"auth": {"API_TOKEN": "deep-tok", "kept": "ok"}}}
     _, batch = convert(
-        ACCOUNTS, [{"i_account": 1, "service_features": features, "extra_nested": addons}]
+        ACCOUNTS.table, [{"i_account": 1, "service_features": features, "extra_nested": addons}]
     )
     texts = batch.column("service_features").to_pylist() + batch.column("extra_nested").to_pylist()
     assert texts == [
@@ -294,14 +300,21 @@ def test_secrets_inside_nested_values_are_dropped_at_any_depth():
 
 def test_secret_words_in_values_do_not_lose_data():
     features = [{"name": "token ring", "note": "no password here"}]
-    assert column(ACCOUNTS, "service_features", [features]) == [canonical_json(features)]
+    assert column(ACCOUNTS.table, "service_features", [features]) == [canonical_json(features)]
 
 
 def test_spec_rejects_a_secret_column():
-    from connector.tables import TableSpec, schema_of, text_col
+    from connector.tables import TableSpec, text_col
 
     with pytest.raises(ValueError, match="secret"):
-        TableSpec(name="t", key="id", schema=schema_of(text_col("id"), text_col("my_password")))
+        TableSpec(name="t", key="id", columns=(text_col("id", "Id."), text_col("my_password", "?")))
+
+
+def test_spec_rejects_a_column_without_a_description():
+    from connector.tables import TableSpec, text_col
+
+    with pytest.raises(ValueError, match="without a description: \\['name'\\]"):
+        TableSpec(name="t", key="id", columns=(text_col("id", "Id."), text_col("name", " ")))
 
 
 def test_event_record_types_ids_and_keeps_variables_as_json():
@@ -318,9 +331,9 @@ def test_event_record_types_ids_and_keeps_variables_as_json():
 def test_schemas_cover_every_field_the_emulator_emits(make_emulator):
     emulator = make_emulator(customers=5, accounts=60, xdrs_per_account=3, xdr_days=1)
     pages = [
-        (ACCOUNTS, emulator.truth.accounts()),
-        (CUSTOMERS, emulator.truth.customers()),
-        (XDRS, emulator.truth.xdrs(date(2024, 1, 1))),
+        (ACCOUNTS.table, emulator.truth.accounts()),
+        (CUSTOMERS.table, emulator.truth.customers()),
+        (XDRS.table, emulator.truth.xdrs(date(2024, 1, 1))),
     ]
     for spec, records in pages:
         converter, batch = convert(spec, records)

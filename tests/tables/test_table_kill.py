@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from connector.entities import ACCOUNTS
 from connector.store.storage import TableStore
-from connector.tables import ACCOUNTS
 
 from .helpers import account, publish, table_files
 
@@ -24,11 +24,11 @@ WRITER_SCRIPT = textwrap.dedent(
     from datetime import UTC, datetime
     from connector.store.arrowio import RecordConverter
     from connector.store.storage import TableStore
-    from connector.tables import ACCOUNTS
+    from connector.entities import ACCOUNTS
 
     store = TableStore(sys.argv[1])
-    with store.writer(ACCOUNTS) as writer:
-        converter = RecordConverter(ACCOUNTS, base_schema=writer.schema)
+    with store.writer(ACCOUNTS.table) as writer:
+        converter = RecordConverter(ACCOUNTS.table, base_schema=writer.schema)
         page = 0
         while True:
             records = [{"i_account": page * 1000 + i, "balance": 1.5} for i in range(1000)]
@@ -61,7 +61,7 @@ def run_writer_until_killed(root: Path) -> None:
 
 def test_sigkilled_writer_leaves_previous_table_byte_identical(tmp_path):
     store = TableStore(str(tmp_path))
-    publish(store, ACCOUNTS, [[account(1), account(2)]])
+    publish(store, ACCOUNTS.table, [[account(1), account(2)]])
     path = tmp_path / "accounts" / "part-00000.parquet"
     before = path.read_bytes()
 
@@ -75,5 +75,5 @@ def test_sigkilled_writer_leaves_previous_table_byte_identical(tmp_path):
 
     # The staging folder name carries the real creation time: look from ten days later.
     later = TableStore(str(tmp_path), clock=lambda: time.time() + 10 * 24 * 3600)
-    publish(later, ACCOUNTS, [[account(3)]])
+    publish(later, ACCOUNTS.table, [[account(3)]])
     assert list((tmp_path / "_staging").iterdir()) == []

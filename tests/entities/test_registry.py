@@ -1,0 +1,83 @@
+"""The registry: what it refuses, the event routing and the lineage it gives the definitions."""
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+
+from connector.api.client import PortaBillingClient
+from connector.assets import asset_key
+from connector.emulator import Emulator
+from connector.entities import (
+    ACCOUNTS,
+    BUILT_IN,
+    CUSTOMERS,
+    XDRS,
+    EventRoute,
+    FullSnapshot,
+    LookupRead,
+    Registry,
+)
+from connector.events import Route
+from connector.project import build_defs
+from tests.conftest import legacy_for
+
+
+def test_the_routing_names_each_groups_entity_and_id_variable() -> None:
+    assert BUILT_IN.routing() == {
+        "Subscriber": Route("accounts", "i_account"),
+        "Account": Route("accounts", "i_account"),
+        "Customer": Route("customers", "i_customer"),
+        "Invoice": Route("customers", "i_customer"),
+    }
+
+
+def test_two_entities_of_one_name_are_refused() -> None:
+    with pytest.raises(ValueError, match="two entities named accounts"):
+        Registry([CUSTOMERS, ACCOUNTS, ACCOUNTS])
+
+
+def test_a_fan_out_over_a_missing_parent_is_refused() -> None:
+    with pytest.raises(ValueError, match="no listed entity customers"):
+        Registry([ACCOUNTS, XDRS])
+
+
+def test_an_event_group_naming_two_entities_is_refused() -> None:
+    greedy = dataclasses.replace(ACCOUNTS, events=(EventRoute("Customer", "i_customer"),))
+    with pytest.raises(ValueError, match="event group Customer names two entities"):
+        Registry([CUSTOMERS, greedy])
+
+
+def test_an_entity_named_by_events_must_be_rereadable() -> None:
+    with pytest.raises(ValueError, match="nothing re-reads it"):
+        dataclasses.replace(ACCOUNTS, reread=None)
+
+
+def test_lineage_and_column_descriptions_are_on_the_asset_specs() -> None:
+    defs = build_defs({})
+    [xdrs] = defs.resolve_assets_def(asset_key("xdrs")).specs
+    [accounts] = defs.resolve_assets_def(asset_key("accounts")).specs
+    assert [dep.asset_key for dep in xdrs.deps] == [asset_key("customers")]
+    assert [dep.asset_key for dep in accounts.deps] == [asset_key("events")]
+    columns = {c.name: c.description for c in xdrs.metadata["dagster/column_schema"].columns}
+    assert columns["bill_time"] == XDRS.table.descriptions["bill_time"]
+
+
+def test_a_lookup_reads_an_entity_by_another_field(
+    make_emulator: Callable[..., Emulator],
+) -> None:
+    emu = make_emulator(customers=3, accounts=30)
+    wanted = emu.truth.accounts()[17]
+    lookup = LookupRead("id", ACCOUNTS.list_method)
+    with PortaBillingClient(
+        emu.url, login=emu.login, password=emu.password, legacy=legacy_for(emu)
+    ) as client:
+        found = lookup.fetch(client.call, wanted["id"])
+        missing = lookup.fetch(client.call, "no such id")
+    assert found is not None and found["i_account"] == wanted["i_account"]
+    assert missing is None
+
+
+def test_a_fan_out_is_read_a_day_at_a_time() -> None:
+    with pytest.raises(ValueError, match="a day at a time"):
+        dataclasses.replace(XDRS, refresh=FullSnapshot())
