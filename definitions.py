@@ -4,6 +4,6 @@ from connector.store.memory import lean_allocators
 
 lean_allocators()  # before pyarrow is loaded: this process may run extractions
 
-from connector.project import build_defs  # noqa: E402 (after the allocator settings)
+from connector.dagster_defs.project import build_defs  # noqa: E402 (after the allocator settings)
 
 defs = build_defs()

@@ -20,7 +20,7 @@ from connector.emulator import Emulator, EmulatorConfig
 from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
 from connector.store.arrowio import RecordConverter
 from connector.store.storage import TableStore
-from connector.tables import TableSpec
+from connector.store.tables import TableSpec
 
 PAGE = 1000
 

@@ -3,7 +3,7 @@
 import pytest
 
 from connector.api.errors import ConfigurationError
-from connector.project import portabilling_resource
+from connector.dagster_defs.project import portabilling_resource
 
 
 @pytest.mark.parametrize(("text", "legacy"), [("true", True), ("false", False), ("", False)])

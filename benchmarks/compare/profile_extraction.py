@@ -14,8 +14,8 @@ from benchmarks.compare.contenders import LOGIN, PASSWORD, REPO
 from benchmarks.compare.emulator import EmulatorProcess
 from connector.api.client import PortaBillingClient
 from connector.entities import ACCOUNTS
-from connector.extract import extract_snapshot
 from connector.store.storage import TableStore
+from connector.sync.extract import extract_snapshot
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connector.store.secret_names import without_secrets
-from connector.tables import (
+from connector.store.tables import (
     EXTRACTED_AT,
     MONEY,
     UTC_TIMESTAMP,

@@ -32,7 +32,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from connector.store.arrowio import conform, table_schema, widened
 from connector.store.locks import folder_lock, lock_path
-from connector.tables import TableSpec
+from connector.store.tables import TableSpec
 
 DATA_FILE = "part-00000.parquet"
 STAGING_DIR = "_staging"

@@ -11,14 +11,14 @@ import pytest
 
 from connector import ClientSettings, ConfigurationError, PortaBillingClient
 from connector.api.settings import DEFAULTS, SETTINGS, describe, environment_variables
+from connector.dagster_defs.project import TUNING
+from connector.dagster_defs.resources import PortaBillingResource
 from connector.emulator import Emulator
 from connector.entities import CUSTOMERS
-from connector.extract import extract_snapshot
-from connector.project import TUNING
-from connector.resources import PortaBillingResource
 from connector.scan.fanout import FanOut
 from connector.scan.paging import ListScan
 from connector.store.storage import TableStore
+from connector.sync.extract import extract_snapshot
 from tests.conftest import legacy_for
 
 README = Path(__file__).resolve().parents[2] / "README.md"

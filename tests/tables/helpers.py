@@ -5,7 +5,7 @@ from pathlib import Path
 
 from connector.store.arrowio import RecordConverter
 from connector.store.storage import TableStore
-from connector.tables import TableSpec
+from connector.store.tables import TableSpec
 
 NOW = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 

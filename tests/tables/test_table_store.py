@@ -16,7 +16,7 @@ import pytest
 from connector.entities import ACCOUNTS, XDRS
 from connector.store.arrowio import RecordConverter
 from connector.store.storage import TableStore
-from connector.tables import EVENTS, event_record
+from connector.store.tables import EVENTS, event_record
 
 from .helpers import NOW, account, publish, table_files
 

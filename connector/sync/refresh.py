@@ -21,7 +21,7 @@ from connector.events.store import EntityRef, EventStore, PendingBatch
 from connector.events.types import StoredEvent
 from connector.store.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
 from connector.store.storage import TableStore, UpsertResult
-from connector.tables import EVENTS, TableSpec, event_record
+from connector.store.tables import EVENTS, TableSpec, event_record
 
 # A value of one record or event row that the table's types cannot hold.
 CONVERSION_ERRORS = (ConversionError, *ARROW_ERRORS)

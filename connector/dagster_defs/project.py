@@ -11,7 +11,14 @@ import dagster as dg
 from connector.api.auth import REALMS
 from connector.api.errors import ConfigurationError
 from connector.api.settings import environment_variables
-from connector.assets import asset_key, dead_letters_check, entity_assets, events_asset
+from connector.dagster_defs.assets import asset_key, dead_letters_check, entity_assets, events_asset
+from connector.dagster_defs.resources import (
+    EventStoreResource,
+    ParquetStorageResource,
+    PortaBillingResource,
+)
+from connector.dagster_defs.run_sessions import session_logout_sensors
+from connector.dagster_defs.sensors import events_sensor
 from connector.entities import (
     BUILT_IN,
     DailyPartitions,
@@ -21,9 +28,6 @@ from connector.entities import (
     Registry,
 )
 from connector.events.store import DEFAULT_EVENTS_DB
-from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
-from connector.run_sessions import session_logout_sensors
-from connector.sensors import events_sensor
 
 DEFAULT_XDR_START = "2024-01-01"
 DEFAULT_DATA_DIR = "./data"

@@ -22,7 +22,7 @@ from connector.scan.keyset import KeySet
 from connector.scan.paging import ListScan, Page, Progress, ScanReport
 from connector.store.arrowio import RecordConverter, conform
 from connector.store.storage import TableStore, UpsertResult
-from connector.tables import TableSpec
+from connector.store.tables import TableSpec
 
 PREVIEW_ROWS = 5
 PROGRESS_EVERY_S = 10.0
