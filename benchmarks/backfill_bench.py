@@ -26,8 +26,8 @@ START = date(2024, 1, 1)
 
 def materialize_day(day: str) -> int:
     """One xDR partition as its own run (in a pool worker); returns the rows written."""
-    from connector.project import XDRS_JOB, build_defs
-    from connector.storage import TableStore
+    from connector.dagster_defs.project import XDRS_JOB, build_defs
+    from connector.store.storage import TableStore
 
     result = build_defs().resolve_job_def(XDRS_JOB).execute_in_process(partition_key=day)
     assert result.success, day
@@ -38,7 +38,7 @@ def materialize_day(day: str) -> int:
 def start_emulator(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
     """The emulator in its own process; returns it and its base URL."""
     command = [
-        *(sys.executable, "-m", "connector.cli", "emulator", "--port", "0"),
+        *(sys.executable, "-m", "connector.commands.cli", "emulator", "--port", "0"),
         *("--customers", str(args.customers), "--accounts", str(args.accounts)),
         *("--xdrs-per-account", str(args.xdrs_per_account), "--xdr-days", str(args.days)),
         *("--xdr-start", START.isoformat(), "--latency-ms", str(args.latency_ms)),

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from connector.arrowio import RecordConverter
 from connector.emulator import Emulator, EmulatorConfig
 from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
-from connector.storage import TableStore
-from connector.tables import TableSpec
+from connector.store.arrowio import RecordConverter
+from connector.store.storage import TableStore
+from connector.store.tables import TableSpec
 
 PAGE = 1000
 

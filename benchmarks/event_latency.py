@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from connector.dagster_defs.project import SNAPSHOT_JOB, build_defs
 from connector.emulator import Emulator, EmulatorConfig
 from connector.entities import BUILT_IN
 from connector.events.auth import BasicAuth
 from connector.events.receiver import EventReceiver
 from connector.events.store import EventStore
-from connector.project import SNAPSHOT_JOB, build_defs
 
 ROUTING = BUILT_IN.routing()
 

@@ -20,8 +20,8 @@ from itertools import compress
 
 import numpy as np
 
-from connector.keyset import KeySet, key_array
-from connector.paging import default_overlap
+from connector.scan.keyset import KeySet, key_array
+from connector.scan.paging import default_overlap
 
 Pages = Callable[[], Iterator[list[int]]]
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import requests
 
 from connector import ClientSettings, PortaBillingClient
-from connector.paging import ListScan
+from connector.scan.paging import ListScan
 
 LOGIN, PASSWORD = "demo", "exAmple"
 ACCOUNTS = ("Account", "get_account_list", "account_list", "i_account")

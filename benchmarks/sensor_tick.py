@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from connector.dagster_defs.project import build_defs
+from connector.dagster_defs.resources import EventStoreResource
+from connector.dagster_defs.sensors import SENSOR_NAME
 from connector.events.store import EventStore
 from connector.events.types import parse_event
-from connector.project import build_defs
-from connector.resources import EventStoreResource
-from connector.sensors import SENSOR_NAME
 
 
 def main() -> None:

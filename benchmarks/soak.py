@@ -206,7 +206,7 @@ class Receiver:
             "PORTABILLING_WEBHOOK_USER": USER,
             "PORTABILLING_WEBHOOK_PASSWORD": PASSWORD,
         }
-        argv = [sys.executable, "-m", "connector.cli", "webhook"]
+        argv = [sys.executable, "-m", "connector.commands.cli", "webhook"]
         argv += ["--port", str(self.port), "--db", self.db]
         self.process = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
@@ -263,9 +263,9 @@ def run_applier(work: Path, db: str, interval: float) -> int:
     """Applier process: snapshot once, then the events job every `interval` s until told to stop."""
     import dagster as dg
 
+    from connector.dagster_defs.project import EVENTS_JOB, SNAPSHOT_JOB, build_defs
     from connector.emulator import Emulator, EmulatorConfig
     from connector.events.store import EventStore
-    from connector.project import EVENTS_JOB, SNAPSHOT_JOB, build_defs
 
     config = EmulatorConfig(
         customers=CUSTOMERS,

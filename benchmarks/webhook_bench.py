@@ -69,7 +69,8 @@ def webhook(db_path: str) -> Iterator[tuple[str, int]]:
         "PORTABILLING_WEBHOOK_USER": USER,
         "PORTABILLING_WEBHOOK_PASSWORD": PASSWORD,
     }
-    argv = [sys.executable, "-m", "connector.cli", "webhook", "--port", "0", "--db", db_path]
+    argv = [sys.executable, "-m", "connector.commands.cli", "webhook"]
+    argv += ["--port", "0", "--db", db_path]
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

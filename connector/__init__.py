@@ -1,7 +1,7 @@
 """PortaBilling connector for Dagster: customers, accounts and xDRs as typed Parquet tables."""
 
-from connector.client import ClientStats, PortaBillingClient
-from connector.errors import (
+from connector.api.client import ClientStats, PortaBillingClient
+from connector.api.errors import (
     AuthenticationError,
     ConfigurationError,
     FaultError,
@@ -10,7 +10,7 @@ from connector.errors import (
     SessionRejectedError,
     TransientError,
 )
-from connector.settings import ClientSettings
+from connector.api.settings import ClientSettings
 
 __all__ = [
     "AuthenticationError",

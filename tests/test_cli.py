@@ -10,7 +10,7 @@ import pytest
 
 def portabilling(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "connector.cli", *args],
+        [sys.executable, "-m", "connector.commands.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

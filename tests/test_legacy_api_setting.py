@@ -2,8 +2,8 @@
 
 import pytest
 
-from connector.errors import ConfigurationError
-from connector.project import portabilling_resource
+from connector.api.errors import ConfigurationError
+from connector.dagster_defs.project import portabilling_resource
 
 
 @pytest.mark.parametrize(("text", "legacy"), [("true", True), ("false", False), ("", False)])

@@ -15,7 +15,7 @@ CROSS_THREAD_FREES = """
 import json, sys, threading
 def rss(): return int(open("/proc/self/statm").read().split()[1]) * 4096
 if sys.argv[1] == "lean":
-    from connector.memory import lean_allocators
+    from connector.store.memory import lean_allocators
     lean_allocators()
 first = bytearray(4 << 20); del first  # glibc raises its mmap threshold past a freed mapped block
 bodies, kept = [], []
@@ -66,15 +66,15 @@ def test_definitions_route_arrow_through_the_system_allocator() -> None:
 
 def test_a_process_that_loaded_pyarrow_first_switches_its_default_pool() -> None:
     code = (
-        "import pyarrow as pa; from connector.memory import lean_allocators; lean_allocators(); "
-        "print(pa.default_memory_pool().backend_name)"
+        "import pyarrow as pa; from connector.store.memory import lean_allocators; "
+        "lean_allocators(); print(pa.default_memory_pool().backend_name)"
     )
     assert run_python(code) == "system"
 
 
 def test_the_environments_choice_wins() -> None:
     code = (
-        "import json, definitions, pyarrow as pa, connector.memory as m; "
+        "import json, definitions, pyarrow as pa, connector.store.memory as m; "
         "print(json.dumps([pa.default_memory_pool().backend_name, m.lean_allocators()]))"
     )
     chosen = {"ARROW_DEFAULT_MEMORY_POOL": "mimalloc", "MALLOC_ARENA_MAX": "4"}

@@ -12,10 +12,10 @@ from pyinstrument import Profiler
 
 from benchmarks.compare.contenders import LOGIN, PASSWORD, REPO
 from benchmarks.compare.emulator import EmulatorProcess
-from connector.client import PortaBillingClient
+from connector.api.client import PortaBillingClient
 from connector.entities import ACCOUNTS
-from connector.extract import extract_snapshot
-from connector.storage import TableStore
+from connector.store.storage import TableStore
+from connector.sync.extract import extract_snapshot
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from connector.entities.declaration import (
     PerParent,
     Registry,
 )
-from connector.tables import (
+from connector.store.tables import (
     TableSpec,
     date_col,
     flag_col,

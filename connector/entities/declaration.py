@@ -1,7 +1,7 @@
 """The types an entity is declared with: its table, where its rows come from, how it refreshes.
 
-Small value objects, no Dagster: `connector.assets`, `connector.project`, `connector.refresh` and
-the events routing read them; nothing else says what an entity is.
+Small value objects, no Dagster: `connector.dagster_defs.assets`, `connector.dagster_defs.project`,
+`connector.sync.refresh` and the events routing read them; nothing else says what an entity is.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from connector.events.types import Route
-from connector.fanout import FanOut
-from connector.paging import Call, ListScan
-from connector.tables import TableSpec
+from connector.scan.fanout import FanOut
+from connector.scan.paging import Call, ListScan
+from connector.store.tables import TableSpec
 
 API_DATETIME = "%Y-%m-%d %H:%M:%S"
 

@@ -92,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, routing: Routing) -> int:
     """Serve until SIGINT/SIGTERM; events in flight are committed before exiting.
 
-    `routing` names the entity each event group names (`connector.webhook` builds it).
+    `routing` names the entity each event group names (`connector.commands.webhook` builds it).
     """
     _check_positive(args)
     if (args.tls_cert is None) != (args.tls_key is None):

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from connector.api.statedir import check_folder
 from connector.events.types import Event, StoredEvent
-from connector.secret_names import secret_markers, without_secrets
-from connector.statedir import check_folder
+from connector.store.secret_names import secret_markers, without_secrets
 
 DEFAULT_EVENTS_DB = "./data/_events.sqlite3"
 PENDING, CLAIMED, DONE, DEAD = "pending", "claimed", "done", "dead"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from connector.client import parse_retry_after, retry_delay
+from connector.api.client import parse_retry_after, retry_delay
 
 
 @pytest.mark.parametrize(

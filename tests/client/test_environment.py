@@ -6,9 +6,9 @@ from typing import Any
 import pydantic
 import pytest
 
-from connector.errors import ConfigurationError
-from connector.project import TUNING, build_defs, portabilling_resource
-from connector.resources import PortaBillingResource
+from connector.api.errors import ConfigurationError
+from connector.dagster_defs.project import TUNING, build_defs, portabilling_resource
+from connector.dagster_defs.resources import PortaBillingResource
 
 NUMERIC_VARIABLES = [*TUNING, "PORTABILLING_EVENTS_SENSOR_INTERVAL_S"]
 CREDENTIALS: dict[str, Any] = {"url": "https://pb.example.com", "login": "api", "password": "pw"}

@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 
-from connector.errors import (
+from connector.api.errors import (
     AuthenticationError,
     FaultError,
     PortaBillingError,

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from connector import ClientSettings, PortaBillingClient
-from connector.resources import PortaBillingResource
+from connector.dagster_defs.resources import PortaBillingResource
 
 from .conftest import PASSWORD, session_reply
 from .scripted import Reply, ScriptedServer, fault

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from connector import ClientSettings, PortaBillingClient, TransientError
-from connector.client import RETRIES_PER_BACKOFF_CAP
-from connector.resources import PortaBillingResource
+from connector.api.client import RETRIES_PER_BACKOFF_CAP
+from connector.dagster_defs.resources import PortaBillingResource
 
 from .conftest import PASSWORD, session_reply
 from .scripted import Reply, ScriptedServer

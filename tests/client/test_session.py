@@ -14,7 +14,7 @@ from connector import (
     PortaBillingClient,
     SessionRejectedError,
 )
-from connector.client import MAX_SESSION_RECOVERIES
+from connector.api.client import MAX_SESSION_RECOVERIES
 
 from .conftest import PASSWORD, public_pem, session_reply
 from .scripted import Reply, ScriptedServer, fault

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 
 from connector import ClientSettings, ConfigurationError, PortaBillingClient
+from connector.api.settings import DEFAULTS, SETTINGS, describe, environment_variables
+from connector.dagster_defs.project import TUNING
+from connector.dagster_defs.resources import PortaBillingResource
 from connector.emulator import Emulator
 from connector.entities import CUSTOMERS
-from connector.extract import extract_snapshot
-from connector.fanout import FanOut
-from connector.paging import ListScan
-from connector.project import TUNING
-from connector.resources import PortaBillingResource
-from connector.settings import DEFAULTS, SETTINGS, describe, environment_variables
-from connector.storage import TableStore
+from connector.scan.fanout import FanOut
+from connector.scan.paging import ListScan
+from connector.store.storage import TableStore
+from connector.sync.extract import extract_snapshot
 from tests.conftest import legacy_for
 
 README = Path(__file__).resolve().parents[2] / "README.md"

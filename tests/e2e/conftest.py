@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from connector.dagster_defs.project import build_defs
 from connector.emulator import Emulator
-from connector.project import build_defs
 
 
 class RacingClock:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from connector.tables import TableSpec, is_json_field
+from connector.store.tables import TableSpec, is_json_field
 
 SECRET_WORDS = ("password", "token", "secret")
 # Renaming a customer fires no account event, so after event updates accounts keep the

@@ -8,17 +8,17 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
-from connector.assets import DEAD_LETTERS_CHECK, asset_key
-from connector.cli import main
-from connector.client import PortaBillingClient
+from connector.api.client import PortaBillingClient
+from connector.api.errors import FaultError, TransientError
+from connector.api.settings import ClientSettings
+from connector.commands.cli import main
+from connector.dagster_defs.assets import DEAD_LETTERS_CHECK, asset_key
+from connector.dagster_defs.project import EVENTS_JOB, SNAPSHOT_JOB
 from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS
-from connector.errors import FaultError, TransientError
 from connector.events.store import DEAD, PENDING, EventStore
 from connector.events.types import Event
-from connector.project import EVENTS_JOB, SNAPSHOT_JOB
-from connector.refresh import apply_batch
-from connector.settings import ClientSettings
-from connector.storage import TableStore
+from connector.store.storage import TableStore
+from connector.sync.refresh import apply_batch
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import OWNER_COPIES
 from tests.e2e.test_extraction import assert_equal_to_truth

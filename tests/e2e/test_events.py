@@ -8,13 +8,13 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from connector.dagster_defs.project import EVENTS_JOB, SNAPSHOT_JOB, build_defs
+from connector.dagster_defs.resources import EventStoreResource
+from connector.dagster_defs.sensors import SENSOR_NAME
 from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS
 from connector.events.auth import BasicAuth
 from connector.events.receiver import EventReceiver
 from connector.events.store import EventStore
-from connector.project import EVENTS_JOB, SNAPSHOT_JOB, build_defs
-from connector.resources import EventStoreResource
-from connector.sensors import SENSOR_NAME
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import OWNER_COPIES
 from tests.e2e.test_extraction import assert_equal_to_truth, wait_for

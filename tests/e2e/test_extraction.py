@@ -13,10 +13,10 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from connector.dagster_defs.project import SNAPSHOT_JOB, XDRS_JOB
 from connector.emulator import Emulator, EmulatorConfig
 from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
-from connector.project import SNAPSHOT_JOB, XDRS_JOB
-from connector.tables import TableSpec
+from connector.store.tables import TableSpec
 from tests.conftest import TEST_RELEASE
 from tests.e2e.conftest import RacingClock, materialize
 from tests.e2e.expected import actual_row, expected_row

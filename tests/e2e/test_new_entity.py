@@ -7,15 +7,15 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from connector.assets import KEYS_CHECK, TOTAL_CHECK, asset_key
-from connector.demo import summary
+from connector.commands.demo import summary
+from connector.dagster_defs.assets import KEYS_CHECK, TOTAL_CHECK, asset_key
+from connector.dagster_defs.project import SNAPSHOT_JOB, build_defs
 from connector.emulator import Emulator, EmulatorConfig
 from connector.emulator.entity_tables import EntityTable
 from connector.entities import BUILT_IN, Entity, ListMethod
 from connector.entities.readme import table_list
-from connector.project import SNAPSHOT_JOB, build_defs
-from connector.storage import TableStore
-from connector.tables import TableSpec, int_col, money_col, text_col, time_col
+from connector.store.storage import TableStore
+from connector.store.tables import TableSpec, int_col, money_col, text_col, time_col
 from tests.conftest import TEST_RELEASE
 from tests.e2e.test_extraction import assert_equal_to_truth
 

@@ -9,12 +9,12 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from connector.assets import KEYS_CHECK, asset_key
+from connector.dagster_defs.assets import KEYS_CHECK, asset_key
+from connector.dagster_defs.project import SNAPSHOT_JOB, build_defs
 from connector.emulator import Emulator, EmulatorConfig
 from connector.emulator.entity_tables import Before, EntityTable, Since
 from connector.entities import BUILT_IN, DateFilter, Entity, ListMethod, RecentWindow
-from connector.project import SNAPSHOT_JOB, build_defs
-from connector.tables import TableSpec, date_col, int_col, text_col
+from connector.store.tables import TableSpec, date_col, int_col, text_col
 from tests.conftest import TEST_RELEASE
 from tests.e2e.test_extraction import assert_equal_to_truth
 

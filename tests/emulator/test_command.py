@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from connector.project import portabilling_resource
+from connector.dagster_defs.project import portabilling_resource
 
 PORTABILLING = str(Path(sys.executable).with_name("portabilling"))
 

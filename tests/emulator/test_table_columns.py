@@ -8,7 +8,7 @@ import pytest
 
 from connector.emulator import Emulator
 from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
-from connector.tables import TableSpec
+from connector.store.tables import TableSpec
 
 READS: dict[str, Callable[[Emulator], list[dict[str, Any]]]] = {
     "accounts": lambda emu: emu.truth.accounts(),

@@ -5,8 +5,9 @@ from collections.abc import Callable
 
 import pytest
 
-from connector.assets import asset_key
-from connector.client import PortaBillingClient
+from connector.api.client import PortaBillingClient
+from connector.dagster_defs.assets import asset_key
+from connector.dagster_defs.project import build_defs
 from connector.emulator import Emulator
 from connector.entities import (
     ACCOUNTS,
@@ -19,7 +20,6 @@ from connector.entities import (
     Registry,
 )
 from connector.events import Route
-from connector.project import build_defs
 from tests.conftest import legacy_for
 
 

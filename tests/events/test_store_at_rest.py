@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from espf_helpers import basic_header, delivery, make_event, post
 
-from connector.errors import ConfigurationError
+from connector.api.errors import ConfigurationError
 from connector.events import DEAD, EntityRef, EventStore
 from connector.events.receiver import EventReceiver
 

@@ -15,14 +15,15 @@ import pytest
 import requests
 from espf_helpers import PASSWORD, USER, basic_header, delivery, post
 
-from connector import webhook as webhook_command
+from connector.commands import webhook as webhook_command
 from connector.events import EventStore, WebhookConfigError
 
 BASIC_ENV = {"PORTABILLING_WEBHOOK_USER": USER, "PORTABILLING_WEBHOOK_PASSWORD": PASSWORD}
 
 
 def _webhook(db_path: str, env: dict[str, str], *options: str) -> subprocess.Popen[str]:
-    argv = [sys.executable, "-m", "connector.cli", "webhook", "--port", "0", "--db", db_path]
+    argv = [sys.executable, "-m", "connector.commands.cli", "webhook"]
+    argv += ["--port", "0", "--db", db_path]
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PORTABILLING_WEBHOOK_")}
     return subprocess.Popen(
         [*argv, *options],

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from connector import FaultError
-from connector.fanout import FanOut
-from connector.paging import Progress
+from connector.scan.fanout import FanOut
+from connector.scan.paging import Progress
 
 DAY = date(2024, 1, 2)
 XDRS = ("Customer", "get_customer_xdrs", "xdr_list", "i_xdr")

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from connector.keyset import KeyRangeError, KeySet, key_array
+from connector.scan.keyset import KeyRangeError, KeySet, key_array
 
 SPARSE = [10**12 * k for k in range(1, 20)]  # far apart: never a byte map
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connector.paging import ListScan, PagingError, Progress, default_overlap, expected_pages
+from connector.scan.paging import ListScan, PagingError, Progress, default_overlap, expected_pages
 
 ACCOUNTS = ("Account", "get_account_list", "account_list", "i_account")
 Call = Callable[[str, str, dict[str, Any]], dict[str, Any]]

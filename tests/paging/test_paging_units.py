@@ -4,9 +4,9 @@ from collections.abc import Callable
 
 import pytest
 
-from connector.errors import ConfigurationError
-from connector.keyset import key_array
-from connector.paging import (
+from connector.api.errors import ConfigurationError
+from connector.scan.keyset import key_array
+from connector.scan.paging import (
     ListScan,
     PagingError,
     Progress,

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from connector.assets import asset_key
-from connector.project import XDRS_JOB, build_defs
+from connector.dagster_defs.assets import asset_key
+from connector.dagster_defs.project import XDRS_JOB, build_defs
 
 THREE_ASSETS_JOB = "three_assets_multiprocess"
 

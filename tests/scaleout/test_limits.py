@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.errors import ConfigurationError
-from connector.limits import ServerSlots
-from connector.storage import TableStore
+from connector.api.errors import ConfigurationError
+from connector.api.limits import ServerSlots
+from connector.store.storage import TableStore
 from tests.scaleout.runs import materialize_xdr_day
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ DAYS = [(date(2024, 1, 1) + timedelta(days=i)).isoformat() for i in range(7)]
 HOLDER_SCRIPT = textwrap.dedent(
     """
     import contextlib, sys
-    from connector.limits import ServerSlots
+    from connector.api.limits import ServerSlots
 
     slots = ServerSlots(sys.argv[1], int(sys.argv[2]), sys.argv[3])
     with contextlib.ExitStack() as stack:

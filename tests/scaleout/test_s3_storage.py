@@ -7,11 +7,11 @@ import pyarrow.parquet as pq
 import pytest
 import s3fs
 
-from connector.arrowio import RecordConverter
+from connector.dagster_defs.project import SNAPSHOT_JOB, XDRS_JOB
 from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
-from connector.project import SNAPSHOT_JOB, XDRS_JOB
-from connector.storage import TableStore
-from connector.tables import TableSpec
+from connector.store.arrowio import RecordConverter
+from connector.store.storage import TableStore
+from connector.store.tables import TableSpec
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import actual_row, expected_row
 from tests.tables.helpers import NOW, account, publish

@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from connector.dagster_defs.project import build_defs
+from connector.dagster_defs.run_sessions import session_logout_sensor
 from connector.emulator import Emulator, EmulatorConfig
-from connector.project import build_defs
-from connector.run_sessions import session_logout_sensor
 from tests.conftest import TEST_RELEASE
 from tests.scaleout.runs import three_assets_job
 

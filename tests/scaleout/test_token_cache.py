@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from connector.client import PortaBillingClient
-from connector.settings import ClientSettings
-from connector.token_cache import STALE_AFTER_S, TokenCache
+from connector.api.client import PortaBillingClient
+from connector.api.settings import ClientSettings
+from connector.api.token_cache import STALE_AFTER_S, TokenCache
 from tests.conftest import legacy_for
 
 LIFETIME_S = 600
@@ -184,11 +184,11 @@ def test_an_unreadable_entry_is_a_miss_with_one_warning(emu, state, clock, caplo
     cache = new_cache(emu, state, clock)
     make_entry(cache.path)
     client = new_client(emu, cache, clock)
-    with caplog.at_level(logging.WARNING, logger="connector.token_cache"):
+    with caplog.at_level(logging.WARNING, logger="connector.api.token_cache"):
         list_accounts(client)
         clock.advance(LIFETIME_S)  # the refresh reads the entry again
         list_accounts(client)
-    warnings = [r.getMessage() for r in caplog.records if r.name == "connector.token_cache"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "connector.api.token_cache"]
     assert len(warnings) == 1
     assert cache.path in warnings[0]
     assert emu.password not in warnings[0] and "eyJ" not in warnings[0]

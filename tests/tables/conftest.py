@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.storage import TableStore
+from connector.store.storage import TableStore
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connector.arrowio import RecordConverter
-from connector.storage import TableStore
-from connector.tables import TableSpec
+from connector.store.arrowio import RecordConverter
+from connector.store.storage import TableStore
+from connector.store.tables import TableSpec
 
 NOW = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 

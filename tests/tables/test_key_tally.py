@@ -2,7 +2,7 @@
 
 import pyarrow as pa
 
-from connector.extract import KeyStats, KeyTally
+from connector.sync.extract import KeyStats, KeyTally
 
 
 def tally(*batches: list[int | None]) -> KeyStats:

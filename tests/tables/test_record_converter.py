@@ -6,9 +6,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from connector.arrowio import ConversionError, RecordConverter, canonical_json
 from connector.entities import ACCOUNTS, CUSTOMERS, XDRS
-from connector.tables import EVENTS, event_record, is_json_field
+from connector.store.arrowio import ConversionError, RecordConverter, canonical_json
+from connector.store.tables import EVENTS, event_record, is_json_field
 
 NOW = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -304,14 +304,14 @@ def test_secret_words_in_values_do_not_lose_data():
 
 
 def test_spec_rejects_a_secret_column():
-    from connector.tables import TableSpec, text_col
+    from connector.store.tables import TableSpec, text_col
 
     with pytest.raises(ValueError, match="secret"):
         TableSpec(name="t", key="id", columns=(text_col("id", "Id."), text_col("my_password", "?")))
 
 
 def test_spec_rejects_a_column_without_a_description():
-    from connector.tables import TableSpec, text_col
+    from connector.store.tables import TableSpec, text_col
 
     with pytest.raises(ValueError, match="without a description: \\['name'\\]"):
         TableSpec(name="t", key="id", columns=(text_col("id", "Id."), text_col("name", " ")))

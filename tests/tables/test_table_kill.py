@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from connector.entities import ACCOUNTS
-from connector.storage import TableStore
+from connector.store.storage import TableStore
 
 from .helpers import account, publish, table_files
 
@@ -22,8 +22,8 @@ WRITER_SCRIPT = textwrap.dedent(
     """
     import sys
     from datetime import UTC, datetime
-    from connector.arrowio import RecordConverter
-    from connector.storage import TableStore
+    from connector.store.arrowio import RecordConverter
+    from connector.store.storage import TableStore
     from connector.entities import ACCOUNTS
 
     store = TableStore(sys.argv[1])

@@ -13,10 +13,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from connector.arrowio import RecordConverter
 from connector.entities import ACCOUNTS, XDRS
-from connector.storage import TableStore
-from connector.tables import EVENTS, event_record
+from connector.store.arrowio import RecordConverter
+from connector.store.storage import TableStore
+from connector.store.tables import EVENTS, event_record
 
 from .helpers import NOW, account, publish, table_files
 

@@ -14,14 +14,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from connector.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
-from connector.client import PortaBillingClient
+from connector.api.client import PortaBillingClient
+from connector.api.errors import FaultError, redact
 from connector.entities.declaration import Entity, Registry
-from connector.errors import FaultError, redact
 from connector.events.store import EntityRef, EventStore, PendingBatch
 from connector.events.types import StoredEvent
-from connector.storage import TableStore, UpsertResult
-from connector.tables import EVENTS, TableSpec, event_record
+from connector.store.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
+from connector.store.storage import TableStore, UpsertResult
+from connector.store.tables import EVENTS, TableSpec, event_record
 
 # A value of one record or event row that the table's types cannot hold.
 CONVERSION_ERRORS = (ConversionError, *ARROW_ERRORS)

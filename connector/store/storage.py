@@ -30,9 +30,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-from connector.arrowio import conform, table_schema, widened
-from connector.locks import folder_lock, lock_path
-from connector.tables import TableSpec
+from connector.store.arrowio import conform, table_schema, widened
+from connector.store.locks import folder_lock, lock_path
+from connector.store.tables import TableSpec
 
 DATA_FILE = "part-00000.parquet"
 STAGING_DIR = "_staging"

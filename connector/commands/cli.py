@@ -21,7 +21,7 @@ Runner = Callable[[argparse.Namespace], int]
 COMMANDS = {
     "demo": (
         "Materialize every default asset against an embedded emulator; tables land in --data-dir.",
-        "connector.demo",
+        "connector.commands.demo",
     ),
     "emulator": (
         "Run the bundled PortaBilling emulator until stopped; prints its base URL and credentials.",
@@ -29,7 +29,7 @@ COMMANDS = {
     ),
     "webhook": (
         "Run the ESPF provisioning-event receiver (POST /events) until stopped.",
-        "connector.webhook",
+        "connector.commands.webhook",
     ),
     "events": (
         "Inspect the event store: `events dead-letter [--requeue]` lists or retries dead letters.",

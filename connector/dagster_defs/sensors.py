@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 import dagster as dg
 
-from connector.resources import EventStoreResource
+from connector.dagster_defs.resources import EventStoreResource
 
 SENSOR_NAME = "portabilling_events_sensor"
 ACTIVE = [

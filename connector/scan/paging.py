@@ -53,9 +53,9 @@ from typing import Any
 
 import numpy as np
 
-from connector.errors import ConfigurationError, PortaBillingError
-from connector.keyset import KeyArray, KeyRangeError, KeySet, key_array
-from connector.settings import DEFAULTS
+from connector.api.errors import ConfigurationError, PortaBillingError
+from connector.api.settings import DEFAULTS
+from connector.scan.keyset import KeyArray, KeyRangeError, KeySet, key_array
 
 Answer = dict[str, Any]
 # Returns the decoded answer, or a function that decodes it when the reader needs it.

@@ -1,8 +1,9 @@
 """Dagster assets, one per entity of the registry, plus the provisioning events.
 
 Each entity's asset asks the resources for a client and a table store, runs one extraction from
-`connector.extract` as the entity's refresh mode says, and reports what it did as materialization
-metadata and asset checks. The events asset applies pending events with `connector.refresh`.
+`connector.sync.extract` as the entity's refresh mode says, and reports what it did as
+materialization metadata and asset checks. The events asset applies pending events with
+`connector.sync.refresh`.
 What an entity is lives only in its declaration (`connector.entities`).
 """
 
@@ -14,13 +15,17 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from connector.dagster_defs.resources import (
+    EventStoreResource,
+    ParquetStorageResource,
+    PortaBillingResource,
+)
 from connector.entities import DailyPartitions, Entity, FullSnapshot, RecentWindow, Registry
 from connector.events.store import DEAD
-from connector.extract import Extraction, extract_day, extract_snapshot, extract_window
-from connector.refresh import Applied, apply_batch
-from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
-from connector.storage import TableStore, UpsertResult
-from connector.tables import EVENTS, TableSpec
+from connector.store.storage import TableStore, UpsertResult
+from connector.store.tables import EVENTS, TableSpec
+from connector.sync.extract import Extraction, extract_day, extract_snapshot, extract_window
+from connector.sync.refresh import Applied, apply_batch
 
 GROUP = "portabilling"
 # Every asset that calls the server shares one concurrency pool (see README: scale-out).

@@ -14,7 +14,7 @@ import random
 import threading
 from collections.abc import Iterator
 
-from connector.statedir import default_state_dir, private_dir
+from connector.api.statedir import default_state_dir, private_dir
 
 SLOTS_DIR = "slots"
 

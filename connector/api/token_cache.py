@@ -29,8 +29,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from connector.auth import SharedToken
-from connector.statedir import default_state_dir, private_dir
+from connector.api.auth import SharedToken
+from connector.api.statedir import default_state_dir, private_dir
 
 logger = logging.getLogger(__name__)
 

@@ -21,16 +21,16 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from connector import options
-from connector.auth import (
+from connector.api import options
+from connector.api.auth import (
     TOKEN_LIFETIME,
     SessionManager,
     SharedSession,
     Token,
     lifetime_in,
 )
-from connector.deadline import AttemptDeadline, DeadlineExceeded, read_body
-from connector.errors import (
+from connector.api.deadline import AttemptDeadline, DeadlineExceeded, read_body
+from connector.api.errors import (
     ConfigurationError,
     PortaBillingError,
     ProtocolError,
@@ -39,8 +39,8 @@ from connector.errors import (
     error_for_response,
     excerpt,
 )
-from connector.options import Timeout
-from connector.settings import DEFAULTS, ClientSettings
+from connector.api.options import Timeout
+from connector.api.settings import DEFAULTS, ClientSettings
 
 logger = logging.getLogger(__name__)
 
@@ -208,9 +208,9 @@ class PortaBillingClient:
         realm: log in to this realm (`admin`, `reseller`, `customer`, `account`); None: `login`.
         public_key: the server's RS256 public key (PEM); tokens failing it are refused.
         clock: epoch seconds, and `sleep`, injectable so tests never wait.
-        token_cache: share the session with other processes (`connector.token_cache`); the
+        token_cache: share the session with other processes (`connector.api.token_cache`); the
             shared session is then logged out only by `close(end_shared_session=True)`.
-        request_slot: held around each request, e.g. `connector.limits.ServerSlots.hold`.
+        request_slot: held around each request, e.g. `connector.api.limits.ServerSlots.hold`.
     """
 
     def __init__(

@@ -8,7 +8,7 @@ shared with it, the session is left to the server's inactivity timer; see docs/d
 
 import dagster as dg
 
-from connector.resources import PortaBillingResource
+from connector.dagster_defs.resources import PortaBillingResource
 
 ENDED = (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
 

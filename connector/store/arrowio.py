@@ -16,8 +16,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connector.secret_names import without_secrets
-from connector.tables import (
+from connector.store.secret_names import without_secrets
+from connector.store.tables import (
     EXTRACTED_AT,
     MONEY,
     UTC_TIMESTAMP,

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from connector.errors import AuthenticationError, PortaBillingError, ProtocolError
+from connector.api.errors import AuthenticationError, PortaBillingError, ProtocolError
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Token(SharedToken):
 
 
 class SharedSession(Protocol):
-    """Where processes share one session (`connector.token_cache.TokenCache`)."""
+    """Where processes share one session (`connector.api.token_cache.TokenCache`)."""
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive use across processes while a session is read, renewed and written."""

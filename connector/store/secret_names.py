@@ -1,7 +1,7 @@
 """Which field names carry credentials, and values with those fields removed (no dependencies).
 
-One rule for everything we write: the tables (`connector.tables`, `connector.arrowio`) and the
-event store (`connector.events.store`) drop the same fields.
+One rule for everything we write: the tables (`connector.store.tables`, `connector.store.arrowio`)
+and the event store (`connector.events.store`) drop the same fields.
 """
 
 from collections.abc import Callable, Iterable

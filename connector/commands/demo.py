@@ -9,12 +9,12 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from connector.dagster_defs.project import EVENTS_JOB, SNAPSHOT_JOB, XDRS_JOB, build_defs
+from connector.dagster_defs.resources import PortaBillingResource
 from connector.emulator import Emulator, EmulatorConfig
 from connector.entities import BUILT_IN, Registry
-from connector.project import EVENTS_JOB, SNAPSHOT_JOB, XDRS_JOB, build_defs
-from connector.resources import PortaBillingResource
-from connector.storage import TableStore
-from connector.tables import EVENTS
+from connector.store.storage import TableStore
+from connector.store.tables import EVENTS
 
 DEMO_XDR_START = date(2024, 1, 1)
 # Dagster's console logger at WARNING: the demo prints its own short progress lines.

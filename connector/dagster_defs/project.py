@@ -8,8 +8,17 @@ from typing import Any
 
 import dagster as dg
 
-from connector.assets import asset_key, dead_letters_check, entity_assets, events_asset
-from connector.auth import REALMS
+from connector.api.auth import REALMS
+from connector.api.errors import ConfigurationError
+from connector.api.settings import environment_variables
+from connector.dagster_defs.assets import asset_key, dead_letters_check, entity_assets, events_asset
+from connector.dagster_defs.resources import (
+    EventStoreResource,
+    ParquetStorageResource,
+    PortaBillingResource,
+)
+from connector.dagster_defs.run_sessions import session_logout_sensors
+from connector.dagster_defs.sensors import events_sensor
 from connector.entities import (
     BUILT_IN,
     DailyPartitions,
@@ -18,12 +27,7 @@ from connector.entities import (
     RecentWindow,
     Registry,
 )
-from connector.errors import ConfigurationError
 from connector.events.store import DEFAULT_EVENTS_DB
-from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
-from connector.run_sessions import session_logout_sensors
-from connector.sensors import events_sensor
-from connector.settings import environment_variables
 
 DEFAULT_XDR_START = "2024-01-01"
 DEFAULT_DATA_DIR = "./data"

@@ -3,7 +3,7 @@
 `FanOut` starts scans on driver threads that share one pool of fetch threads, hands their pages to
 the consumer scan by scan (in the order of the parameter sets) through small `_Handoff` buffers,
 and drops rows whose key an earlier scan already yielded. Each scan repairs its own drift as
-`connector.paging` describes.
+`connector.scan.paging` describes.
 """
 
 import threading
@@ -15,8 +15,9 @@ from contextlib import closing
 from itertools import compress
 from typing import Any
 
-from connector.keyset import KeySet, key_array
-from connector.paging import (
+from connector.api.settings import DEFAULTS
+from connector.scan.keyset import KeySet, key_array
+from connector.scan.paging import (
     Call,
     ListScan,
     Page,
@@ -26,7 +27,6 @@ from connector.paging import (
     check_positive,
     thread_pool,
 )
-from connector.settings import DEFAULTS
 
 
 class _Handoff:

@@ -5,7 +5,7 @@ import os
 import stat
 import tempfile
 
-from connector.errors import ConfigurationError
+from connector.api.errors import ConfigurationError
 
 STATE_DIR_ENV = "PORTABILLING_STATE_DIR"
 

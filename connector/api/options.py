@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from connector.auth import REALMS
-from connector.errors import ConfigurationError
+from connector.api.auth import REALMS
+from connector.api.errors import ConfigurationError
 
 Timeout = float | tuple[float, float]
 

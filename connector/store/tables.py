@@ -2,7 +2,7 @@
 
 Where a table's rows come from is its entity's business (`connector.entities`).
 
-Column types follow the contract; `connector.arrowio` converts API records to them:
+Column types follow the contract; `connector.store.arrowio` converts API records to them:
 
 - integer ids and counts -> int64 (strings such as ``"1000889"`` are accepted);
 - money -> ``decimal128(24, 5)``, exact (``0.1`` becomes ``Decimal("0.10000")``);
@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from connector.secret_names import COMMON_SECRETS, looks_secret, secret_markers
+from connector.store.secret_names import COMMON_SECRETS, looks_secret, secret_markers
 
 EXTRACTED_AT = "_extracted_at"
 JSON_METADATA = {b"portabilling.encoding": b"json"}

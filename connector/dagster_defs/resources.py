@@ -5,12 +5,12 @@ from typing import Any, Self
 import dagster as dg
 from pydantic import Field, PrivateAttr, model_validator
 
-from connector.client import PortaBillingClient
+from connector.api.client import PortaBillingClient
+from connector.api.limits import server_slots
+from connector.api.settings import DEFAULTS, SETTINGS, ClientSettings, describe
+from connector.api.token_cache import TokenCache
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore
-from connector.limits import server_slots
-from connector.settings import DEFAULTS, SETTINGS, ClientSettings, describe
-from connector.storage import TableStore
-from connector.token_cache import TokenCache
+from connector.store.storage import TableStore
 
 
 def _setting(name: str) -> Any:

@@ -16,13 +16,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connector.arrowio import RecordConverter, conform
-from connector.client import PortaBillingClient
+from connector.api.client import PortaBillingClient
 from connector.entities.declaration import Entity, ListMethod, PerParent, RecentWindow
-from connector.keyset import KeySet
-from connector.paging import ListScan, Page, Progress, ScanReport
-from connector.storage import TableStore, UpsertResult
-from connector.tables import TableSpec
+from connector.scan.keyset import KeySet
+from connector.scan.paging import ListScan, Page, Progress, ScanReport
+from connector.store.arrowio import RecordConverter, conform
+from connector.store.storage import TableStore, UpsertResult
+from connector.store.tables import TableSpec
 
 PREVIEW_ROWS = 5
 PROGRESS_EVERY_S = 10.0

@@ -8,8 +8,8 @@ size and concurrency, the environment mapping and the README's tuning table all 
 import dataclasses
 from dataclasses import dataclass, field
 
-from connector import options
-from connector.options import Timeout
+from connector.api import options
+from connector.api.options import Timeout
 
 
 def _about(doc: str, env: str | None = None) -> dict[str, str | None]:

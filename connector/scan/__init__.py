@@ -1,0 +1,4 @@
+"""List scans: drift-repaired paging, per-parent fan-out, compact sets of seen keys (no Dagster).
+
+Depends only on `connector.api`.
+"""
