@@ -19,7 +19,7 @@ from connector.entities import (
     Registry,
 )
 from connector.errors import ConfigurationError
-from connector.events.store import DEFAULT_EVENTS_DB
+from connector.events.store import default_events_db_path
 from connector.resources import EventStoreResource, ParquetStorageResource, PortaBillingResource
 from connector.run_sessions import session_logout_sensors
 from connector.sensors import events_sensor
@@ -104,9 +104,7 @@ def build_defs(
             "storage": ParquetStorageResource(
                 data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
             ),
-            "events_store": EventStoreResource(
-                path=_env_or(environ, "PORTABILLING_EVENTS_DB", DEFAULT_EVENTS_DB)
-            ),
+            "events_store": EventStoreResource(path=default_events_db_path(environ)),
         },
     )
 

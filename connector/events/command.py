@@ -16,7 +16,12 @@ from connector.events.auth import (
 )
 from connector.events.connections import ConnectionLimits
 from connector.events.receiver import EventReceiver
-from connector.events.store import DEFAULT_EVENTS_DB, EventStore, default_events_db_path
+from connector.events.store import (
+    DEFAULT_DATA_DIR,
+    EVENTS_DB_NAME,
+    EventStore,
+    default_events_db_path,
+)
 from connector.events.types import Routing
 
 DEFAULT_PORT = 8788  # beside the emulator on 8787
@@ -45,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         default=None,
-        help=f"event store path (default $PORTABILLING_EVENTS_DB, else {DEFAULT_EVENTS_DB})",
+        help="event store path (default $PORTABILLING_EVENTS_DB, else "
+        f"$PORTABILLING_DATA_DIR/{EVENTS_DB_NAME}, the data root defaulting to {DEFAULT_DATA_DIR})",
     )
     parser.add_argument(
         "--auth",
