@@ -32,8 +32,8 @@ typecheck: $(STAMP)
 
 check: lint typecheck test  ## lint, format check, type check and tests (what CI runs: .ci/run)
 
-dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev
+dev: $(STAMP)  ## emulator, event receiver and the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops all)
+	$(BIN)/portabilling dev $(DEV_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

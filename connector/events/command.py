@@ -108,7 +108,7 @@ def run(args: argparse.Namespace, routing: Routing) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     db_path = args.db or default_events_db_path()
-    stopping = _stop_on_signals()
+    stopping = stop_on_signals()
     with (
         EventStore(db_path) as store,
         EventReceiver(
@@ -141,7 +141,7 @@ def _check_positive(args: argparse.Namespace) -> None:
             raise WebhookConfigError(f"--{option.replace('_', '-')} must be positive and finite")
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
     """An event set by SIGINT or SIGTERM, so shutdown is orderly either way."""
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
