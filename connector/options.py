@@ -37,7 +37,10 @@ def check_credentials(login: str, password: str | None, api_token: str | None) -
     if not isinstance(login, str) or not login.strip():
         raise ConfigurationError("login: must be a non-empty string")
     if (password is None) == (api_token is None):
-        raise ConfigurationError("password / api_token: give exactly one of the two")
+        raise ConfigurationError(
+            "password / api_token: set exactly one of PORTABILLING_PASSWORD and "
+            "PORTABILLING_API_TOKEN"
+        )
 
 
 def _is_number(value: object) -> bool:
@@ -82,7 +85,9 @@ def check_verify(verify: bool | str) -> None:
     if isinstance(verify, bool):
         return
     if not isinstance(verify, str | os.PathLike) or not os.path.exists(verify):
-        raise ConfigurationError(f"verify: CA bundle not found: {verify!r}")
+        raise ConfigurationError(
+            f"verify: CA bundle not found: {verify!r} (PORTABILLING_CA_BUNDLE)"
+        )
 
 
 def check_public_key(public_key: str | None) -> None:
