@@ -85,3 +85,19 @@ def test_a_long_cause_is_cut_between_words() -> None:
     text = "Failed to establish a new connection: " + "word " * 60
     clipped = clip(text, 50)
     assert clipped == "Failed to establish a new connection: word word..."
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "variable"),
+    [
+        ("ftp://pb.example.com", {}, "PORTABILLING_URL"),
+        ("https://user:pw@pb.example.com", {}, "PORTABILLING_URL"),
+        ("https://pb.example.com", {"login": " "}, "PORTABILLING_LOGIN"),
+        ("https://pb.example.com", {"realm": "root"}, "PORTABILLING_REALM"),
+    ],
+)
+def test_server_settings_name_their_variable(
+    url: str, options: dict[str, str], variable: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=rf"\({variable}\)$"):
+        PortaBillingClient(url, **{"login": "api", "password": "pw", **options})
