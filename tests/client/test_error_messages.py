@@ -19,7 +19,7 @@ def _closed_port_url() -> str:
 
 
 @pytest.mark.parametrize("secrets", [{}, {"password": "pw", "api_token": "tok"}])
-def test_credentials_name_both_variables(secrets: dict[str, str]) -> None:
+def test_credentials_name_both_variables(secrets: dict[str, Any]) -> None:
     with pytest.raises(ConfigurationError) as caught:
         PortaBillingClient("https://pb.example.com", login="api", **secrets)
     assert "set exactly one of PORTABILLING_PASSWORD and PORTABILLING_API_TOKEN" in str(
@@ -97,7 +97,7 @@ def test_a_long_cause_is_cut_between_words() -> None:
     ],
 )
 def test_server_settings_name_their_variable(
-    url: str, options: dict[str, str], variable: str
+    url: str, options: dict[str, Any], variable: str
 ) -> None:
     with pytest.raises(ConfigurationError, match=rf"\({variable}\)$"):
         PortaBillingClient(url, **{"login": "api", "password": "pw", **options})
