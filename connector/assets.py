@@ -30,7 +30,7 @@ from connector.storage import TableStore, UpsertResult
 from connector.tables import EVENTS, TableSpec
 
 GROUP = "portabilling"
-# Every asset that calls the server shares one concurrency pool (see README: scale-out).
+# Every asset that calls the server shares one concurrency pool (see docs/scale-out.md).
 POOL = "portabilling"
 KEYS_CHECK = "keys_unique_and_not_null"
 TOTAL_CHECK = "row_count_matches_api_total"

@@ -1,4 +1,4 @@
-"""The Dagster definitions, wired from the environment (see README: configuration)."""
+"""The Dagster definitions, wired from the environment (see docs/configuration.md)."""
 
 import math
 import os
