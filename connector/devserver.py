@@ -10,8 +10,10 @@ import argparse
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -27,7 +29,7 @@ from connector.events import BasicAuth, EventStore
 from connector.events.command import DEFAULT_PORT as DEFAULT_WEBHOOK_PORT
 from connector.events.command import stop_on_signals
 from connector.events.receiver import EventReceiver
-from connector.events.store import EVENTS_DB_NAME
+from connector.events.store import default_events_db_path
 from connector.livechanges import start_live
 from connector.sensors import SENSOR_NAME
 
@@ -83,21 +85,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the three, print where they are, and serve until SIGINT/SIGTERM."""
+    check_port_is_free(args.port)
     data_dir, home = Path(args.data_dir).resolve(), Path(args.dagster_home).resolve()
     prepare_dagster_home(home)
     stopping = stop_on_signals()
     password = secrets.token_urlsafe(16)
     with (
         Emulator(emulator_config(args.emulator_port)) as emulator,
-        EventStore(str(data_dir / EVENTS_DB_NAME)) as store,
+        EventStore(default_events_db_path({"PORTABILLING_DATA_DIR": str(data_dir)})) as store,
         EventReceiver(
             store,
             BasicAuth(WEBHOOK_USER, password),
             routing=BUILT_IN.routing(),
             port=args.webhook_port,
         ) as receiver,
-        dagster_dev(dev_environment(emulator, data_dir, home), args.port),
+        dagster_dev(dev_environment(emulator, data_dir, home), args.port) as ui_process,
     ):
+        watch(ui_process, stopping)
         print(f"emulator: {emulator.url} (login {emulator.login})", flush=True)
         print(f"events: POST {receiver.url}/events (basic auth, user {WEBHOOK_USER})", flush=True)
         print(f"tables: {data_dir}  DAGSTER_HOME: {home}", flush=True)
@@ -108,7 +112,29 @@ def run(args: argparse.Namespace) -> int:
             auth = ("basic", WEBHOOK_USER, password)
             start_live(emulator, f"{receiver.url}/events", auth, stopping)
         stopping.wait()
+        if ui_process.poll() is not None:  # it ended by itself (a busy port, say), not by us
+            print(f"dagster dev exited with code {ui_process.returncode}", file=sys.stderr)
+            return 1
     return 0
+
+
+def check_port_is_free(port: int) -> None:
+    """Refuse a UI port already taken: `dagster dev` would keep running without its UI."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise ValueError(f"--port {port} is in use; choose the UI's port with --port") from None
+
+
+def watch(process: subprocess.Popen[bytes], stopping: threading.Event) -> None:
+    """Set `stopping` when `process` ends, so nothing waits on a UI that is gone."""
+
+    def wait_then_stop() -> None:
+        process.wait()
+        stopping.set()
+
+    threading.Thread(target=wait_then_stop, name="dagster-dev", daemon=True).start()
 
 
 def emulator_config(port: int) -> EmulatorConfig:

@@ -4,6 +4,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -195,3 +196,23 @@ def test_sigint_stops_everything_and_leaves_only_data_and_the_dagster_home(
     assert [pid for pid in started if _is_alive(pid)] == []
     assert sorted(p.name for p in workdir.iterdir()) == [".dagster_home", "data"]
     assert _git_status() == git_status_before
+
+
+def test_a_busy_ui_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "connector.cli", "dev", "--port", port],
+            cwd=tmp_path,
+            env=_clean_environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"portabilling dev: error: --port {port} is in use; choose the UI's port with --port\n",
+    )
+    assert list(tmp_path.iterdir()) == []
