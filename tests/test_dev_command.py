@@ -23,7 +23,7 @@ from connector.entities import ACCOUNTS
 START_TIMEOUT_S = 180
 RUN_TIMEOUT_S = 120
 ASSETS = """
-{ assetNodes { assetKey { path } dependencyKeys { path } metadataEntries {
+{ assetNodes { assetKey { path } dependencyKeys { path } partitionKeys metadataEntries {
     label ... on TableSchemaMetadataEntry { schema { columns { name description } } } } } }
 """
 REPOSITORY = """
@@ -99,6 +99,18 @@ def _wait_for_line(lines: "queue.Queue[str]", pattern: str, timeout_s: float) ->
     raise AssertionError(f"no line matching {pattern!r} within {timeout_s} s")
 
 
+def stop(process: subprocess.Popen[str]) -> None:
+    """SIGINT (dev stops what it started, in other process groups too), then SIGKILL its group."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+
+
 def _forward(process: subprocess.Popen[str], lines: "queue.Queue[str]") -> None:
     """Every output line into `lines` (keeps the pipe drained)."""
     assert process.stdout is not None
@@ -118,7 +130,7 @@ def git_status_before() -> str:
 
 @pytest.fixture(scope="module")
 def dev(workdir: Path, git_status_before: str) -> Iterator[Dev]:
-    """`portabilling dev --live` on free ports, from an empty folder; killed if a test fails."""
+    """`portabilling dev --live` on free ports, from an empty folder; stopped if a test fails."""
     ui, webhook, emulator = (str(free_port()) for _ in range(3))
     ports = ("--port", ui, "--webhook-port", webhook, "--emulator-port", emulator)
     process = subprocess.Popen(
@@ -137,9 +149,7 @@ def dev(workdir: Path, git_status_before: str) -> Iterator[Dev]:
         match = _wait_for_line(lines, r"Dagster UI: (http://\S+)", START_TIMEOUT_S)
         yield Dev(process, match.group(1), lines)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        stop(process)
 
 
 def _query(dev: Dev, text: str, **variables: Any) -> dict[str, Any]:
@@ -158,6 +168,7 @@ def test_the_ui_shows_assets_lineage_and_column_descriptions(dev: Dev) -> None:
     [schema] = [e for e in accounts["metadataEntries"] if e["label"] == "dagster/column_schema"]
     described = {c["name"]: c["description"] for c in schema["schema"]["columns"]}
     assert described == ACCOUNTS.table.descriptions
+    assert len(nodes[("portabilling", "xdrs")]["partitionKeys"]) == 3  # the emulator's days only
 
 
 def test_the_ui_has_the_schedules_the_running_sensor_and_no_first_visit_dialog(dev: Dev) -> None:
