@@ -24,16 +24,16 @@ test-legacy: $(STAMP)  ## the whole suite against a pre-MR101 emulator, clients 
 	PORTABILLING_TEST_RELEASE=legacy $(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check connector tests benchmarks definitions.py
-	$(BIN)/ruff format --check connector tests benchmarks definitions.py
+	$(BIN)/ruff check connector tests benchmarks docs definitions.py
+	$(BIN)/ruff format --check connector tests benchmarks docs definitions.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test test-legacy  ## lint, format, types, the tests against both releases (CI: .ci/run)
 
-dev: $(STAMP)  ## the Dagster UI on http://127.0.0.1:3000
-	$(BIN)/dagster dev
+dev: $(STAMP)  ## emulator, event receiver and the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops all)
+	$(BIN)/portabilling dev $(DEV_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

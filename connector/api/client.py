@@ -41,6 +41,7 @@ from connector.api.errors import (
 )
 from connector.api.options import Timeout
 from connector.api.settings import DEFAULTS, ClientSettings
+from connector.api.transport_causes import CA_BUNDLE_HINT, transport_cause
 
 logger = logging.getLogger(__name__)
 
@@ -179,10 +180,14 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _ssl_reason(exc: Exception) -> str:
-    """The OpenSSL reason buried in requests' long SSLError text."""
+def _tls_failure(exc: Exception) -> str:
+    """What failed in the TLS handshake, naming PORTABILLING_CA_BUNDLE where it is the fix."""
+    cause = transport_cause(exc)
+    if cause.startswith("TLS:"):
+        return cause
     found = re.search(r"\[SSL[^\]]*\][^'\"(]*", str(exc))
-    return excerpt(found.group().strip() if found else type(exc).__name__)
+    reason = excerpt(found.group().strip() if found else type(exc).__name__)
+    return f"TLS: {reason}; {CA_BUNDLE_HINT}"
 
 
 class PortaBillingClient:
@@ -208,6 +213,7 @@ class PortaBillingClient:
         realm: log in to this realm (`admin`, `reseller`, `customer`, `account`); None: `login`.
         public_key: the server's RS256 public key (PEM); tokens failing it are refused.
         clock: epoch seconds, and `sleep`, injectable so tests never wait.
+        log: where each retry is logged (attempt, cause, next delay); a run passes its logger.
         token_cache: share the session with other processes (`connector.api.token_cache`); the
             shared session is then logged out only by `close(end_shared_session=True)`.
         request_slot: held around each request, e.g. `connector.api.limits.ServerSlots.hold`.
@@ -230,6 +236,7 @@ class PortaBillingClient:
         sleep: Callable[[float], None] = time.sleep,
         token_cache: SharedSession | None = None,
         request_slot: RequestSlot | None = None,
+        log: logging.Logger = logger,
     ) -> None:
         self.url = options.base_url(url)
         password, api_token = password or None, api_token or None  # an empty env var is unset
@@ -261,6 +268,7 @@ class PortaBillingClient:
         self._backoff_cap = settings.backoff_cap_s
         self._clock = clock
         self._sleep = sleep
+        self._log = log  # retries and session recoveries: a run passes its own logger
         self._counters = _Counters()
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         self._request_slot: RequestSlot = request_slot or contextlib.nullcontext
@@ -406,7 +414,7 @@ class PortaBillingClient:
             except SessionRejectedError as exc:
                 if renew is None or token is None or losses >= MAX_SESSION_RECOVERIES:
                     raise
-                logger.info(
+                self._log.info(
                     "%s/%s: session rejected (%s); re-authenticating",
                     service,
                     method,
@@ -425,8 +433,13 @@ class PortaBillingClient:
                         method=method,
                         http_status=exc.http_status,
                     ) from None
-                logger.info(
-                    "%s/%s: %s; retry %d in %.2fs", service, method, exc.message, attempt + 1, delay
+                self._log.warning(
+                    "%s/%s: attempt %d failed (%s); next attempt in %.2f s",
+                    service,
+                    method,
+                    attempt + 1,
+                    exc.message,
+                    delay,
                 )
                 self._counters.retry()
                 self._sleep(delay)
@@ -467,18 +480,13 @@ class PortaBillingClient:
             except requests.exceptions.SSLError as exc:
                 self._counters.no_response()
                 raise ConfigurationError(
-                    f"verify: the server's TLS certificate is not trusted ({_ssl_reason(exc)}); "
-                    "pass verify=<CA bundle path>",
+                    f"{_tls_failure(exc)} (verify= in Python)",
                     service=service,
                     method=method,
                 ) from None
             except _RETRIED_EXCEPTIONS as exc:
                 self._counters.no_response()
-                reason = (
-                    deadline.describe()
-                    if deadline.has_expired(exc)
-                    else f"{type(exc).__name__}: {excerpt(str(exc))}"
-                )
+                reason = deadline.describe() if deadline.has_expired(exc) else transport_cause(exc)
                 raise TransientError(reason, service=service, method=method) from None
         return finish(response, body, service, method)
 

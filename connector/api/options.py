@@ -18,26 +18,31 @@ def base_url(url: str) -> str:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
-        raise ConfigurationError(f"url: not a valid URL ({exc})") from None
+        raise _url_error(f"not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
-        raise ConfigurationError("url: must start with https:// (or http://)")
+        raise _url_error("must start with https:// (or http://)")
     if not parts.hostname:
-        raise ConfigurationError("url: has no host name")
+        raise _url_error("has no host name")
     if parts.username is not None or parts.password is not None:
-        raise ConfigurationError(
-            "url: must not carry credentials; use login= and password=/api_token="
-        )
+        raise _url_error("must not carry credentials; use PORTABILLING_LOGIN and _PASSWORD")
     if parts.query or parts.fragment:
-        raise ConfigurationError("url: must not have a query or fragment")
+        raise _url_error("must not have a query or fragment")
     path = parts.path.rstrip("/").removesuffix("/rest")
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
+def _url_error(problem: str) -> ConfigurationError:
+    return ConfigurationError(f"url: {problem} (PORTABILLING_URL)")
+
+
 def check_credentials(login: str, password: str | None, api_token: str | None) -> None:
     if not isinstance(login, str) or not login.strip():
-        raise ConfigurationError("login: must be a non-empty string")
+        raise ConfigurationError("login: must be a non-empty string (PORTABILLING_LOGIN)")
     if (password is None) == (api_token is None):
-        raise ConfigurationError("password / api_token: give exactly one of the two")
+        raise ConfigurationError(
+            "password / api_token: set exactly one of PORTABILLING_PASSWORD and "
+            "PORTABILLING_API_TOKEN"
+        )
 
 
 def _is_number(value: object) -> bool:
@@ -75,14 +80,18 @@ def check_not_negative(**values: float) -> None:
 
 def check_realm(realm: str | None) -> None:
     if realm is not None and realm not in REALMS:
-        raise ConfigurationError(f"realm: must be one of {', '.join(REALMS)}, got {realm!r}")
+        raise ConfigurationError(
+            f"realm: must be one of {', '.join(REALMS)}, got {realm!r} (PORTABILLING_REALM)"
+        )
 
 
 def check_verify(verify: bool | str) -> None:
     if isinstance(verify, bool):
         return
     if not isinstance(verify, str | os.PathLike) or not os.path.exists(verify):
-        raise ConfigurationError(f"verify: CA bundle not found: {verify!r}")
+        raise ConfigurationError(
+            f"verify: CA bundle not found: {verify!r} (PORTABILLING_CA_BUNDLE)"
+        )
 
 
 def check_public_key(public_key: str | None) -> None:

@@ -2,7 +2,7 @@
 
 Each setting has one default, one description and, where a deployment sets it, its environment
 variable. The client takes a `ClientSettings`; the Dagster resource's fields, the extraction's page
-size and concurrency, the environment mapping and the README's tuning table all follow it.
+size and concurrency, the environment mapping and docs/configuration.md's tuning table follow it.
 """
 
 import dataclasses

@@ -1,4 +1,4 @@
-"""The `portabilling` command: demo, emulator, webhook and events sub-commands."""
+"""The `portabilling` command: demo, dev, emulator, webhook and events sub-commands."""
 
 import argparse
 import gc
@@ -22,6 +22,10 @@ COMMANDS = {
     "demo": (
         "Materialize every default asset against an embedded emulator; tables land in --data-dir.",
         "connector.commands.demo",
+    ),
+    "dev": (
+        "Run the emulator, the event receiver and the Dagster UI wired together until stopped.",
+        "connector.commands.devserver",
     ),
     "emulator": (
         "Run the bundled PortaBilling emulator until stopped; prints its base URL and credentials.",

@@ -14,6 +14,7 @@ from typing import Any
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connector.dagster_defs.resources import (
     EventStoreResource,
@@ -24,11 +25,17 @@ from connector.entities import DailyPartitions, Entity, FullSnapshot, RecentWind
 from connector.events.store import DEAD
 from connector.store.storage import TableStore, UpsertResult
 from connector.store.tables import EVENTS, TableSpec
-from connector.sync.extract import Extraction, extract_day, extract_snapshot, extract_window
+from connector.sync.extract import (
+    PREVIEW_ROWS,
+    Extraction,
+    extract_day,
+    extract_snapshot,
+    extract_window,
+)
 from connector.sync.refresh import Applied, apply_batch
 
 GROUP = "portabilling"
-# Every asset that calls the server shares one concurrency pool (see README: scale-out).
+# Every asset that calls the server shares one concurrency pool (see docs/scale-out.md).
 POOL = "portabilling"
 KEYS_CHECK = "keys_unique_and_not_null"
 TOTAL_CHECK = "row_count_matches_api_total"
@@ -40,15 +47,19 @@ def asset_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["portabilling", table])
 
 
+def _keys_check_spec(spec: TableSpec) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        KEYS_CHECK,
+        asset=asset_key(spec.name),
+        blocking=True,
+        description=f"Every row has a {spec.key} and no {spec.key} appears twice.",
+    )
+
+
 def _check_specs(spec: TableSpec) -> list[dg.AssetCheckSpec]:
     key = asset_key(spec.name)
     return [
-        dg.AssetCheckSpec(
-            KEYS_CHECK,
-            asset=key,
-            blocking=True,
-            description=f"Every row has a {spec.key} and no {spec.key} appears twice.",
-        ),
+        _keys_check_spec(spec),
         dg.AssetCheckSpec(
             TOTAL_CHECK,
             asset=key,
@@ -210,6 +221,7 @@ def events_asset(entities: Registry) -> dg.AssetsDefinition:
             "be applied is dead-lettered (`portabilling events dead-letter`)."
         ),
         metadata={"dagster/column_schema": column_schema(EVENTS)},
+        check_specs=[_keys_check_spec(EVENTS)],
     )
     def events(
         context: dg.AssetExecutionContext,
@@ -233,16 +245,20 @@ def events_asset(entities: Registry) -> dg.AssetsDefinition:
         _log_dead_letters(context, applied.dead)
         _log_tables_changed(context, applied)
         change = applied.tables[EVENTS.name]
+        published = tables.read(EVENTS.name) or EVENTS.schema.empty_table()
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": change.rows,
+                "dagster/column_schema": column_schema(EVENTS, published.schema),
                 "dagster/uri": tables.table_uri(EVENTS.name),
+                "preview": dg.MetadataValue.md(markdown_preview(_newest(published))),
                 "events_applied": applied.events,
                 "events_dead_lettered": len(applied.dead),
                 "dead_lettered_total": dead_total,
                 "entities_reread": len(batch.entities),
                 "duration_s": round(applied.seconds, 3),
-            }
+            },
+            check_results=[_table_keys_check(EVENTS, published)],
         )
 
     return events
@@ -335,6 +351,23 @@ def _metadata(spec: TableSpec, extraction: Extraction, uri: str) -> dict[str, An
         **client,
         **scan,
     }
+
+
+def _newest(table: pa.Table) -> list[dict[str, Any]]:
+    """The last rows appended (an upsert appends new keys at the end), newest last."""
+    return table.slice(max(0, table.num_rows - PREVIEW_ROWS)).to_pylist()
+
+
+def _table_keys_check(spec: TableSpec, table: pa.Table) -> dg.AssetCheckResult:
+    """The keys check over a whole published table."""
+    keys = table[spec.key]
+    distinct = pc.count_distinct(keys).as_py()
+    return dg.AssetCheckResult(
+        asset_key=asset_key(spec.name),
+        check_name=KEYS_CHECK,
+        passed=keys.null_count == 0 and distinct == table.num_rows,
+        metadata={"rows": table.num_rows, "distinct_keys": distinct, "null_keys": keys.null_count},
+    )
 
 
 def _keys_check(key: dg.AssetKey, extraction: Extraction) -> dg.AssetCheckResult:

@@ -1,4 +1,4 @@
-"""The Dagster definitions, wired from the environment (see README: configuration)."""
+"""The Dagster definitions, wired from the environment (see docs/configuration.md)."""
 
 import math
 import os
@@ -27,7 +27,7 @@ from connector.entities import (
     RecentWindow,
     Registry,
 )
-from connector.events.store import DEFAULT_EVENTS_DB
+from connector.events.store import default_events_db_path
 
 DEFAULT_XDR_START = "2024-01-01"
 DEFAULT_DATA_DIR = "./data"
@@ -35,6 +35,7 @@ SNAPSHOT_JOB = "portabilling_snapshot_job"
 XDRS_JOB = "portabilling_xdrs_job"
 EVENTS_JOB = "portabilling_events_job"
 DEFAULT_SENSOR_INTERVAL_S = 30
+DEFAULT_OWNERS = "team:data-platform"  # shown in the UI; PORTABILLING_OWNERS names yours
 # Both jobs that write accounts/customers carry this tag: a run-queue tag limit of 1 on it keeps
 # them from overlapping across machines (docs/deploy.md), where table locks cannot reach.
 WRITES_ENTITY_TABLES = {"portabilling/writes": "entity-tables"}
@@ -74,9 +75,12 @@ def build_defs(
         tags=WRITES_ENTITY_TABLES,
     )
     interval = environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
+    owned = dg.map_asset_specs(
+        lambda spec: spec.replace_attributes(owners=owners(environ)), [*assets.values(), events]
+    )
     return dg.Definitions(
         executor=executor(environ),
-        assets=[*assets.values(), events],
+        assets=owned,
         asset_checks=[dead_letters_check],
         jobs=[snapshot_job, daily_job, events_job],
         sensors=[
@@ -108,9 +112,7 @@ def build_defs(
             "storage": ParquetStorageResource(
                 data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
             ),
-            "events_store": EventStoreResource(
-                path=_env_or(environ, "PORTABILLING_EVENTS_DB", DEFAULT_EVENTS_DB)
-            ),
+            "events_store": EventStoreResource(path=default_events_db_path(environ)),
         },
     )
 
@@ -164,6 +166,18 @@ def portabilling_resource(environ: Mapping[str, str]) -> PortaBillingResource:
         if environ.get(name):
             settings[field] = parse_number(environ, name)
     return PortaBillingResource(**settings)
+
+
+def owners(environ: Mapping[str, str]) -> list[str]:
+    """`PORTABILLING_OWNERS`: comma-separated e-mail addresses or `team:<name>`s of every asset."""
+    text = environ.get("PORTABILLING_OWNERS") or DEFAULT_OWNERS
+    named = [owner.strip() for owner in text.split(",") if owner.strip()]
+    for owner in named:
+        if "@" not in owner and not owner.startswith("team:"):
+            raise ConfigurationError(
+                f"PORTABILLING_OWNERS: each owner is an e-mail or team:<name>, got {owner!r}"
+            )
+    return named
 
 
 def executor(environ: Mapping[str, str]) -> dg.ExecutorDefinition:

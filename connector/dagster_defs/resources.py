@@ -93,6 +93,7 @@ class PortaBillingResource(dg.ConfigurableResource):
             request_slot=server_slots(self.url, self.max_in_flight).hold
             if self.max_in_flight
             else None,
+            log=dg.get_dagster_logger("portabilling"),
         )
 
     def end_run_session(self, run_id: str) -> None:

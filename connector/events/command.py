@@ -16,7 +16,12 @@ from connector.events.auth import (
 )
 from connector.events.connections import ConnectionLimits
 from connector.events.receiver import EventReceiver
-from connector.events.store import DEFAULT_EVENTS_DB, EventStore, default_events_db_path
+from connector.events.store import (
+    DEFAULT_DATA_DIR,
+    EVENTS_DB_NAME,
+    EventStore,
+    default_events_db_path,
+)
 from connector.events.types import Routing
 
 DEFAULT_PORT = 8788  # beside the emulator on 8787
@@ -45,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         default=None,
-        help=f"event store path (default $PORTABILLING_EVENTS_DB, else {DEFAULT_EVENTS_DB})",
+        help="event store path (default $PORTABILLING_EVENTS_DB, else "
+        f"$PORTABILLING_DATA_DIR/{EVENTS_DB_NAME}, the data root defaulting to {DEFAULT_DATA_DIR})",
     )
     parser.add_argument(
         "--auth",
@@ -102,7 +108,7 @@ def run(args: argparse.Namespace, routing: Routing) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     db_path = args.db or default_events_db_path()
-    stopping = _stop_on_signals()
+    stopping = stop_on_signals()
     with (
         EventStore(db_path) as store,
         EventReceiver(
@@ -135,7 +141,7 @@ def _check_positive(args: argparse.Namespace) -> None:
             raise WebhookConfigError(f"--{option.replace('_', '-')} must be positive and finite")
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
     """An event set by SIGINT or SIGTERM, so shutdown is orderly either way."""
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

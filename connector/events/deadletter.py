@@ -3,7 +3,13 @@
 import argparse
 import os
 
-from connector.events.store import DEFAULT_EVENTS_DB, DeadLetter, EventStore, default_events_db_path
+from connector.events.store import (
+    DEFAULT_DATA_DIR,
+    EVENTS_DB_NAME,
+    DeadLetter,
+    EventStore,
+    default_events_db_path,
+)
 
 _HEADER = ("i_event", "event_type", "dead_at (UTC)", "error")
 
@@ -27,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dead_letter.add_argument(
         "--db",
         default=None,
-        help=f"event store path (default $PORTABILLING_EVENTS_DB, else {DEFAULT_EVENTS_DB})",
+        help="event store path (default $PORTABILLING_EVENTS_DB, else "
+        f"$PORTABILLING_DATA_DIR/{EVENTS_DB_NAME}, the data root defaulting to {DEFAULT_DATA_DIR})",
     )
 
 

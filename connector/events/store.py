@@ -9,7 +9,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,7 +19,9 @@ from connector.api.statedir import check_folder
 from connector.events.types import Event, StoredEvent
 from connector.store.secret_names import secret_markers, without_secrets
 
-DEFAULT_EVENTS_DB = "./data/_events.sqlite3"
+DEFAULT_DATA_DIR = "./data"  # PORTABILLING_DATA_DIR's default
+EVENTS_DB_NAME = "_events.sqlite3"  # the `_` keeps it out of the tables
+DEFAULT_EVENTS_DB = os.path.join(DEFAULT_DATA_DIR, EVENTS_DB_NAME)
 PENDING, CLAIMED, DONE, DEAD = "pending", "claimed", "done", "dead"
 STATES = (PENDING, CLAIMED, DONE, DEAD)
 MAX_ERROR_CHARS = 300
@@ -64,14 +66,29 @@ VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (i_event) DO NOTHING
 _IDS = "(SELECT value FROM json_each(?))"
 
 
-def default_events_db_path(environ: dict[str, str] | None = None) -> str:
-    """`PORTABILLING_EVENTS_DB`, else `./data/_events.sqlite3` (the `_` keeps it out of tables)."""
+def default_events_db_path(environ: Mapping[str, str] | None = None) -> str:
+    """`PORTABILLING_EVENTS_DB`, else `_events.sqlite3` in the local `PORTABILLING_DATA_DIR`.
+
+    A data root on object storage (`s3://...`) cannot hold SQLite: the variable is then required.
+    """
     env = os.environ if environ is None else environ
-    return env.get("PORTABILLING_EVENTS_DB") or DEFAULT_EVENTS_DB
+    if env.get("PORTABILLING_EVENTS_DB"):
+        return env["PORTABILLING_EVENTS_DB"]
+    data_dir = env.get("PORTABILLING_DATA_DIR") or DEFAULT_DATA_DIR
+    if "://" in data_dir:
+        raise EventStoreConfigError(
+            f"PORTABILLING_DATA_DIR is {data_dir!r}, not a local folder: set "
+            "PORTABILLING_EVENTS_DB to a local path for the event store"
+        )
+    return os.path.join(data_dir, EVENTS_DB_NAME)
 
 
 class EventStoreError(RuntimeError):
     """The event store cannot be used as configured."""
+
+
+class EventStoreConfigError(EventStoreError, ValueError):
+    """No usable event store path follows from the environment; the message names the variable."""
 
 
 class EntityRef(NamedTuple):

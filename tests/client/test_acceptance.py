@@ -252,7 +252,8 @@ def test_self_signed_https_is_refused_by_default(
 ) -> None:
     emu = make_emulator(clock=clock, accounts=5, https=True)
     with pytest.raises(
-        ConfigurationError, match=r"^Session/login: verify: .*CERTIFICATE_VERIFY_FAILED"
+        ConfigurationError,
+        match=r"^Session/login: TLS: certificate verify failed; set PORTABILLING_CA_BUNDLE ",
     ):
         _info(connect(emu), emu)
 

@@ -1,4 +1,4 @@
-"""One set of client settings: checked once; the resource, client, scans and README follow it."""
+"""One set of client settings: checked once; the resource, client, scans and docs follow it."""
 
 import inspect
 import math
@@ -21,7 +21,7 @@ from connector.store.storage import TableStore
 from connector.sync.extract import extract_snapshot
 from tests.conftest import legacy_for
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONFIGURATION = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 CREDENTIALS: dict[str, Any] = {"url": "https://pb.example.com", "login": "api", "password": "pw"}
 NUMERIC = [
     "timeout_s",
@@ -104,8 +104,10 @@ def test_every_setting_with_a_variable_is_read_from_the_environment() -> None:
     )
 
 
-def test_the_readme_tuning_table_shows_the_defaults() -> None:
-    rows = dict(re.findall(r"^\| `(PORTABILLING_\w+)` \| ([^|]+?) \|", README.read_text(), re.M))
+def test_the_documented_tuning_table_shows_the_defaults() -> None:
+    rows = dict(
+        re.findall(r"^\| `(PORTABILLING_\w+)` \| ([^|]+?) \|", CONFIGURATION.read_text(), re.M)
+    )
     for variable, name in environment_variables().items():
         assert float(rows[variable]) == getattr(DEFAULTS, name), variable
 
