@@ -45,6 +45,7 @@ def build_defs(
     environ: Mapping[str, str] = os.environ, entities: Registry = BUILT_IN
 ) -> dg.Definitions:
     """Assets, checks, jobs, schedules and resources; secrets stay `EnvVar`s until run time."""
+    entities = entities.with_window_days(window_days(environ, entities))
     partitions = dg.DailyPartitionsDefinition(
         start_date=xdr_start_date(environ).isoformat(), timezone="UTC"
     )
@@ -160,6 +161,15 @@ def portabilling_resource(environ: Mapping[str, str]) -> PortaBillingResource:
         if environ.get(name):
             settings[field] = parse_number(environ, name)
     return PortaBillingResource(**settings)
+
+
+def window_days(environ: Mapping[str, str], entities: Registry) -> dict[str, int]:
+    """Recent windows the environment sizes (`PORTABILLING_INVOICE_WINDOW_DAYS`), by entity."""
+    return {
+        name: int(parse_number(environ, setting))
+        for name, setting in entities.window_settings().items()
+        if environ.get(setting)
+    }
 
 
 def executor(environ: Mapping[str, str]) -> dg.ExecutorDefinition:

@@ -5,7 +5,7 @@ the events routing read them; nothing else says what an entity is.
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -117,9 +117,13 @@ class DailyPartitions:
 
 @dataclass(frozen=True)
 class RecentWindow:
-    """Each run re-reads the last `window_days` days through the date filter and merges by key."""
+    """Each run re-reads the last `window_days` days through the date filter and merges by key.
+
+    `setting` names the environment variable that overrides `window_days`, if any.
+    """
 
     window_days: int = 60
+    setting: str | None = None
 
 
 Source = ListMethod | PerParent
@@ -193,6 +197,23 @@ class Registry:
     def plus(self, *entities: Entity) -> "Registry":
         """This registry with more entities."""
         return Registry([*self, *entities])
+
+    def window_settings(self) -> dict[str, str]:
+        """Entity name -> the environment variable that sizes its recent window."""
+        return {
+            entity.name: entity.refresh.setting
+            for entity in self
+            if isinstance(entity.refresh, RecentWindow) and entity.refresh.setting
+        }
+
+    def with_window_days(self, days: Mapping[str, int]) -> "Registry":
+        """This registry with the recent windows of the named entities resized."""
+        return Registry(
+            replace(entity, refresh=replace(entity.refresh, window_days=days[entity.name]))
+            if entity.name in days and isinstance(entity.refresh, RecentWindow)
+            else entity
+            for entity in self
+        )
 
     def refreshed_by(self, *modes: type) -> list[Entity]:
         """The entities whose refresh mode is one of `modes`, in declaration order."""
