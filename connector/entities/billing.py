@@ -8,6 +8,7 @@ from connector.entities.declaration import (
     DailyPartitions,
     DateFilter,
     Entity,
+    EventRoute,
     InfoRead,
     ListMethod,
     LookupRead,
@@ -59,6 +60,7 @@ INVOICES = Entity(
     ),
     refresh=RecentWindow(window_days=60, setting=INVOICE_WINDOW_SETTING),
     reread=InfoRead("Invoice", "get_invoice_info", "invoice_info", "i_invoice"),
+    events=(EventRoute("Invoice", "i_invoice"),),
 )
 
 PAYMENTS = Entity(
@@ -125,6 +127,8 @@ SUBSCRIPTION_PLANS = Entity(
     ),
 )
 
+NUMBER_LIST = ListMethod("DID", "get_number_list", "number_list", "i_did_number")
+
 DIDS = Entity(
     table=TableSpec(
         name="dids",
@@ -142,10 +146,10 @@ DIDS = Entity(
         ),
     ),
     description="All DID numbers of the inventory, a full snapshot.",
-    source=ListMethod("DID", "get_number_list", "number_list", "i_did_number"),
-    reread=LookupRead(
-        "number", ListMethod("DID", "get_number_list", "number_list", "i_did_number")
-    ),
+    source=NUMBER_LIST,
+    # DID events name the `number`, not `i_did_number`: the list's `number` filter finds it.
+    reread=LookupRead("number", NUMBER_LIST),
+    events=(EventRoute("DID", "number"),),
 )
 
 VENDORS = Entity(

@@ -19,7 +19,6 @@ from connector.events.store import (
     DONE,
     PENDING,
     DeadLetter,
-    EntityRef,
     EventStore,
     EventStoreError,
     PendingBatch,
@@ -27,6 +26,7 @@ from connector.events.store import (
     default_events_db_path,
 )
 from connector.events.types import (
+    EntityRef,
     Event,
     InvalidEvent,
     Route,

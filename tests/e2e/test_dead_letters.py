@@ -14,7 +14,7 @@ from connector.client import PortaBillingClient
 from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS
 from connector.errors import FaultError, TransientError
 from connector.events.store import DEAD, PENDING, EventStore
-from connector.events.types import Event
+from connector.events.types import EntityRef, Event
 from connector.project import EVENTS_JOB, SNAPSHOT_JOB
 from connector.refresh import apply_batch
 from connector.settings import ClientSettings
@@ -34,8 +34,7 @@ def event(
         i_event=i_event,
         event_type=event_type,
         variables={"i_event": i_event, **variables},
-        entity_kind=kind,
-        entity_id=entity_id,
+        entities=() if kind is None or entity_id is None else (EntityRef(kind, entity_id),),
         received_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
 

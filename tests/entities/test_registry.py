@@ -25,10 +25,11 @@ from tests.conftest import legacy_for
 
 def test_the_routing_names_each_groups_entity_and_id_variable() -> None:
     assert BUILT_IN.routing() == {
-        "Subscriber": Route("accounts", "i_account"),
-        "Account": Route("accounts", "i_account"),
-        "Customer": Route("customers", "i_customer"),
-        "Invoice": Route("customers", "i_customer"),
+        "Subscriber": (Route("accounts", "i_account"),),
+        "Account": (Route("accounts", "i_account"),),
+        "Customer": (Route("customers", "i_customer"),),
+        "Invoice": (Route("customers", "i_customer"), Route("invoices", "i_invoice")),
+        "DID": (Route("dids", "number", is_text=True),),
     }
 
 
@@ -42,10 +43,15 @@ def test_a_fan_out_over_a_missing_parent_is_refused() -> None:
         Registry([ACCOUNTS, XDRS])
 
 
-def test_an_event_group_naming_two_entities_is_refused() -> None:
-    greedy = dataclasses.replace(ACCOUNTS, events=(EventRoute("Customer", "i_customer"),))
-    with pytest.raises(ValueError, match="event group Customer names two entities"):
-        Registry([CUSTOMERS, greedy])
+def test_an_event_group_naming_one_entity_twice_is_refused() -> None:
+    twice = (EventRoute("Customer", "i_customer"), EventRoute("Customer", "i_customer"))
+    with pytest.raises(ValueError, match="event group Customer names customers twice"):
+        Registry([dataclasses.replace(CUSTOMERS, events=twice)])
+
+
+def test_an_event_naming_an_entity_by_no_column_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"events name it by \['i_subscriber'\], not columns"):
+        dataclasses.replace(ACCOUNTS, events=(EventRoute("Subscriber", "i_subscriber"),))
 
 
 def test_an_entity_named_by_events_must_be_rereadable() -> None:
