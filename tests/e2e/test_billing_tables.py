@@ -102,23 +102,34 @@ def test_vendor_xdr_backfill_of_three_days_equals_truth(
     make_emulator: Any, point_at: Any, events_db: Path
 ) -> None:
     emu = make_emulator(
+        clock=RacingClock(step=0.025),
         customers=8,
         accounts=60,
         xdrs_per_account=6,
         xdr_days=3,
+        token_lifetime_s=1,
         transient_error_rate=0.1,
+        session_kill_rate=0.03,
+        rate_limit_rps=15,  # on, but too few requests here to be sure of a 429 (the snapshot is)
+        retry_after_s=0,
         total_as_string=True,
     )
     data = point_at(emu)
     days = [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)]
     for day in days:
         materialize(XDRS_JOB, day.isoformat())
-    assert emu.counters.transient_errors > 0
+    counters = emu.counters
+    assert counters.transient_errors > 0
+    assert counters.refreshes + counters.logins > len(days)  # more than one login per run
     for day in days:
         path = data / "vendor_xdrs" / f"date={day.isoformat()}"
         truth = emu.truth.vendor_xdrs(day)
         assert len(truth) > 20
         assert_equal_to_truth(VENDOR_XDRS.table, path, truth)
+        schema = pq.read_table(path).schema
+        assert [(f.name, f.type) for f in schema] == [
+            (f.name, f.type) for f in VENDOR_XDRS.table.schema
+        ]
 
 
 def test_rerunning_a_vendor_xdr_day_replaces_it(

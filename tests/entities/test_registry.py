@@ -16,10 +16,12 @@ from connector.entities import (
     EventRoute,
     FullSnapshot,
     LookupRead,
+    RecentWindow,
     Registry,
 )
+from connector.errors import ConfigurationError
 from connector.events import Route
-from connector.project import build_defs
+from connector.project import build_defs, window_days
 from tests.conftest import legacy_for
 
 
@@ -87,3 +89,20 @@ def test_a_lookup_reads_an_entity_by_another_field(
 def test_a_fan_out_is_read_a_day_at_a_time() -> None:
     with pytest.raises(ValueError, match="a day at a time"):
         dataclasses.replace(XDRS, refresh=FullSnapshot())
+
+
+def test_vendor_xdrs_are_read_through_vendors() -> None:
+    [vendor_xdrs] = build_defs({}).resolve_assets_def(asset_key("vendor_xdrs")).specs
+    assert [dep.asset_key for dep in vendor_xdrs.deps] == [asset_key("vendors")]
+
+
+def test_the_invoice_window_is_sized_by_the_environment() -> None:
+    sized = BUILT_IN.with_window_days({"invoices": 7})
+    assert sized["invoices"].refresh == RecentWindow(7, "PORTABILLING_INVOICE_WINDOW_DAYS")
+    assert window_days({"PORTABILLING_INVOICE_WINDOW_DAYS": "7"}, BUILT_IN) == {"invoices": 7}
+    assert window_days({}, BUILT_IN) == {}
+
+
+def test_a_malformed_invoice_window_fails_loading_naming_it() -> None:
+    with pytest.raises(ConfigurationError, match="PORTABILLING_INVOICE_WINDOW_DAYS"):
+        build_defs({"PORTABILLING_INVOICE_WINDOW_DAYS": "soon"})
