@@ -50,6 +50,7 @@ def build_defs(
     environ: Mapping[str, str] = os.environ, entities: Registry = BUILT_IN
 ) -> dg.Definitions:
     """Assets, checks, jobs, schedules and resources; secrets stay `EnvVar`s until run time."""
+    entities = entities.with_window_days(window_days(environ, entities))
     partitions = dg.DailyPartitionsDefinition(
         start_date=xdr_start_date(environ).isoformat(), timezone="UTC"
     )
@@ -178,6 +179,15 @@ def owners(environ: Mapping[str, str]) -> list[str]:
                 f"PORTABILLING_OWNERS: each owner is an e-mail or team:<name>, got {owner!r}"
             )
     return named
+
+
+def window_days(environ: Mapping[str, str], entities: Registry) -> dict[str, int]:
+    """Recent windows the environment sizes (`PORTABILLING_INVOICE_WINDOW_DAYS`), by entity."""
+    return {
+        name: int(parse_number(environ, setting))
+        for name, setting in entities.window_settings().items()
+        if environ.get(setting)
+    }
 
 
 def executor(environ: Mapping[str, str]) -> dg.ExecutorDefinition:

@@ -7,8 +7,8 @@ when an event names it (`InfoRead` or `LookupRead`), and which ESPF event groups
 (`EventRoute`). Its asset, checks, lineage, job, schedule, event routing, demo summary row and
 README table entry all derive from that declaration.
 
-To add an entity: declare it (as `connector.entities.catalogue` declares the built-in ones) and
-put it in `BUILT_IN` there (or pass `BUILT_IN.plus(entity)` to `build_defs`). Nothing else
+To add an entity: declare it (as `connector.entities.catalogue` and `.billing` declare the built-in
+ones) and put it in `BUILT_IN` (or pass `BUILT_IN.plus(entity)` to `build_defs`). Nothing else
 changes; `tests/test_readme_tables.py` then asks for its row in README.md's table list.
 """
 

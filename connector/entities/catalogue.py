@@ -1,5 +1,14 @@
-"""The built-in entities: customers, accounts and their xDRs."""
+"""The built-in entities: customers, accounts and their xDRs, then the billing entities."""
 
+from connector.entities.billing import (
+    DIDS,
+    INVOICES,
+    PAYMENTS,
+    PRODUCTS,
+    SUBSCRIPTION_PLANS,
+    VENDOR_XDRS,
+    VENDORS,
+)
 from connector.entities.declaration import (
     DailyPartitions,
     DateFilter,
@@ -132,4 +141,17 @@ XDRS = Entity(
     refresh=DailyPartitions(),
 )
 
-BUILT_IN = Registry([CUSTOMERS, ACCOUNTS, XDRS])
+BUILT_IN = Registry(
+    [
+        CUSTOMERS,
+        ACCOUNTS,
+        XDRS,
+        INVOICES,
+        PAYMENTS,
+        PRODUCTS,
+        SUBSCRIPTION_PLANS,
+        DIDS,
+        VENDORS,
+        VENDOR_XDRS,
+    ]
+)

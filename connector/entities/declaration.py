@@ -5,9 +5,11 @@ Small value objects, no Dagster: `connector.dagster_defs.assets`, `connector.dag
 """
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+
+import pyarrow as pa
 
 from connector.events.types import Route
 from connector.scan.fanout import FanOut
@@ -117,9 +119,13 @@ class DailyPartitions:
 
 @dataclass(frozen=True)
 class RecentWindow:
-    """Each run re-reads the last `window_days` days through the date filter and merges by key."""
+    """Each run re-reads the last `window_days` days through the date filter and merges by key.
+
+    `setting` names the environment variable that overrides `window_days`, if any.
+    """
 
     window_days: int = 60
+    setting: str | None = None
 
 
 Source = ListMethod | PerParent
@@ -143,6 +149,11 @@ class Entity:
             raise ValueError(f"entity {self.name}: the list method's key is not the table's")
         if self.events and self.reread is None:
             raise ValueError(f"entity {self.name}: events name it but nothing re-reads it")
+        unknown = [
+            e.id_variable for e in self.events if e.id_variable not in self.table.schema.names
+        ]
+        if unknown:
+            raise ValueError(f"entity {self.name}: events name it by {unknown}, not columns")
         if not isinstance(self.refresh, FullSnapshot) and self.list_method.date_filter is None:
             raise ValueError(f"entity {self.name}: {self.refresh} needs a date filter")
         if isinstance(self.source, PerParent) != isinstance(self.refresh, DailyPartitions):
@@ -156,6 +167,11 @@ class Entity:
     def list_method(self) -> ListMethod:
         """The method the rows are listed with (per parent row for a fan-out)."""
         return self.source.method if isinstance(self.source, PerParent) else self.source
+
+    def route(self, event: EventRoute) -> Route:
+        """How an event of `event.group` names this entity (an id, or text such as a number)."""
+        kind = self.table.schema.field(event.id_variable).type
+        return Route(self.name, event.id_variable, is_text=pa.types.is_string(kind))
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -174,7 +190,7 @@ class Registry:
             self._entities[entity.name] = entity
         for entity in self:
             self._check_upstream(entity)
-        self.routing()  # one entity per event group
+        self.routing()  # no event group names an entity twice
 
     def _check_upstream(self, entity: Entity) -> None:
         for parent in entity.upstream:
@@ -194,16 +210,34 @@ class Registry:
         """This registry with more entities."""
         return Registry([*self, *entities])
 
+    def window_settings(self) -> dict[str, str]:
+        """Entity name -> the environment variable that sizes its recent window."""
+        return {
+            entity.name: entity.refresh.setting
+            for entity in self
+            if isinstance(entity.refresh, RecentWindow) and entity.refresh.setting
+        }
+
+    def with_window_days(self, days: Mapping[str, int]) -> "Registry":
+        """This registry with the recent windows of the named entities resized."""
+        return Registry(
+            replace(entity, refresh=replace(entity.refresh, window_days=days[entity.name]))
+            if entity.name in days and isinstance(entity.refresh, RecentWindow)
+            else entity
+            for entity in self
+        )
+
     def refreshed_by(self, *modes: type) -> list[Entity]:
         """The entities whose refresh mode is one of `modes`, in declaration order."""
         return [entity for entity in self if isinstance(entity.refresh, modes)]
 
-    def routing(self) -> Mapping[str, Route]:
-        """ESPF event group -> the entity it names and the variable holding the entity's id."""
-        routes: dict[str, Route] = {}
+    def routing(self) -> Mapping[str, tuple[Route, ...]]:
+        """ESPF event group -> the entities it names and the variables holding their ids."""
+        routes: dict[str, tuple[Route, ...]] = {}
         for entity in self:
             for route in entity.events:
-                if route.group in routes:
-                    raise ValueError(f"event group {route.group} names two entities")
-                routes[route.group] = Route(entity.name, route.id_variable)
+                named = routes.get(route.group, ())
+                if entity.name in (r.entity for r in named):
+                    raise ValueError(f"event group {route.group} names {entity.name} twice")
+                routes[route.group] = (*named, entity.route(route))
         return routes

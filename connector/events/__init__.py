@@ -19,7 +19,6 @@ from connector.events.store import (
     DONE,
     PENDING,
     DeadLetter,
-    EntityRef,
     EventStore,
     EventStoreConfigError,
     EventStoreError,
@@ -28,6 +27,7 @@ from connector.events.store import (
     default_events_db_path,
 )
 from connector.events.types import (
+    EntityRef,
     Event,
     InvalidEvent,
     Route,

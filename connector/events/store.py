@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from connector.api.statedir import check_folder
-from connector.events.types import Event, StoredEvent
+from connector.events.types import EntityRef, Event, StoredEvent
 from connector.store.secret_names import secret_markers, without_secrets
 
 DEFAULT_DATA_DIR = "./data"  # PORTABILLING_DATA_DIR's default
@@ -27,9 +27,19 @@ STATES = (PENDING, CLAIMED, DONE, DEAD)
 MAX_ERROR_CHARS = 300
 # 1: the `dead` state with `error` and `dead_at`; no secret-named variables in stored rows.
 # 2: `entity_kind` is the entity's table name (`accounts`, no longer `account`).
-SCHEMA_VERSION = 2
+# 3: `entities`, a JSON array of `[kind, id]` (an event may name several; an id may be text),
+#    replaces `entity_kind` and `entity_id`.
+SCHEMA_VERSION = 3
 # The kinds version 1 stored, by the table name they now go by.
 _V1_KINDS = {"account": "accounts", "customer": "customers"}
+# Version 0-2's one entity as a version 3 `entities` array (version 1's kinds renamed).
+_KIND = "CASE entity_kind {} ELSE entity_kind END".format(
+    " ".join(f"WHEN '{old}' THEN '{new}'" for old, new in _V1_KINDS.items())
+)
+_V2_ENTITIES = (
+    "CASE WHEN entity_kind IS NULL OR entity_id IS NULL THEN '[]'"
+    f" ELSE json_array(json_array({_KIND}, entity_id)) END"
+)
 
 _TABLE = """
 CREATE TABLE events (
@@ -37,8 +47,7 @@ CREATE TABLE events (
     i_event INTEGER NOT NULL UNIQUE,
     event_type TEXT NOT NULL,
     variables TEXT NOT NULL,
-    entity_kind TEXT,
-    entity_id INTEGER,
+    entities TEXT NOT NULL DEFAULT '[]',
     received_at REAL NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending'
         CHECK (state IN ('pending', 'claimed', 'done', 'dead')),
@@ -52,14 +61,11 @@ CREATE TABLE events (
 # One index, on state alone: its entries follow seq (the rowid) within a state, so the backlog
 # reads oldest-first with no sort, and each row update touches just this one index.
 _INDEX = "CREATE INDEX events_by_state ON events (state)"
-_V0_COLUMNS = (
-    "seq, i_event, event_type, variables, entity_kind, entity_id, received_at, state, run_id,"
-    " claimed_at, done_at"
-)
+_V0_COLUMNS = "seq, i_event, event_type, variables, received_at, state, run_id, claimed_at, done_at"
 
 _INSERT = """
-INSERT INTO events (i_event, event_type, variables, entity_kind, entity_id, received_at)
-VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (i_event) DO NOTHING
+INSERT INTO events (i_event, event_type, variables, entities, received_at)
+VALUES (?, ?, ?, ?, ?) ON CONFLICT (i_event) DO NOTHING
 """
 
 # A JSON array bound as one parameter: any number of ids in a single statement.
@@ -91,13 +97,6 @@ class EventStoreConfigError(EventStoreError, ValueError):
     """No usable event store path follows from the environment; the message names the variable."""
 
 
-class EntityRef(NamedTuple):
-    """An entity to re-read: `(kind, id)`, the kind being the entity's name (`accounts`)."""
-
-    kind: str
-    id: int
-
-
 @dataclass(frozen=True)
 class PendingBatch:
     """Pending events coalesced to the distinct entities they name."""
@@ -110,7 +109,7 @@ class PendingBatch:
     def is_empty(self) -> bool:
         return not self.i_events
 
-    def ids(self, kind: str) -> tuple[int, ...]:
+    def ids(self, kind: str) -> tuple[int | str, ...]:
         """The ids of one entity kind, ascending."""
         return tuple(ref.id for ref in self.entities if ref.kind == kind)
 
@@ -174,8 +173,8 @@ class EventStore:
             exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'events'").fetchone()
             if exists and self._version() < 1:
                 _migrate_v0(db)
-            if exists:
-                _migrate_v1(db)
+            elif exists:
+                _migrate_v2(db)
             else:
                 db.execute(_TABLE)
                 db.execute(_INDEX)
@@ -228,10 +227,7 @@ class EventStore:
 
     def pending_entities(self, limit: int | None = None) -> PendingBatch:
         """The oldest `limit` pending events (all if None), coalesced to distinct entities."""
-        sql = (
-            "SELECT i_event, entity_kind, entity_id FROM events WHERE state = ?"
-            " ORDER BY seq LIMIT ?"
-        )
+        sql = "SELECT i_event, entities FROM events WHERE state = ? ORDER BY seq LIMIT ?"
         with self._read() as db:
             return _batch(db.execute(sql, (PENDING, _sql_limit(limit))).fetchall())
 
@@ -247,7 +243,7 @@ class EventStore:
         sql = (
             "UPDATE events SET state = ?, run_id = ?, claimed_at = ? WHERE seq IN"
             " (SELECT seq FROM events WHERE state = ? ORDER BY seq LIMIT ?)"
-            " RETURNING i_event, entity_kind, entity_id"
+            " RETURNING i_event, entities"
         )
         with self._write() as db:
             params = (CLAIMED, run_id, self._clock(), PENDING, _sql_limit(limit))
@@ -280,7 +276,8 @@ class EventStore:
         """
         sql = (
             "UPDATE events SET state = ?, run_id = NULL, done_at = NULL"
-            " WHERE state = ? AND done_at >= ? AND entity_kind = ?"
+            " WHERE state = ? AND done_at >= ?"
+            " AND EXISTS (SELECT 1 FROM json_each(entities) WHERE json_extract(value, '$[0]') = ?)"
         )
         with self._write() as db:
             return db.execute(sql, (PENDING, DONE, since, kind)).rowcount
@@ -321,7 +318,7 @@ class EventStore:
     def events(self, i_events: Sequence[int]) -> list[StoredEvent]:
         """The stored events among `i_events`, ordered by `i_event`."""
         sql = (
-            "SELECT i_event, event_type, variables, entity_kind, entity_id, received_at, state,"
+            "SELECT i_event, event_type, variables, entities, received_at, state,"
             f" run_id FROM events WHERE i_event IN {_IDS} ORDER BY i_event"
         )
         with self._read() as db:
@@ -372,16 +369,22 @@ def _sql_limit(limit: int | None) -> int:
     return -1 if limit is None else limit  # SQLite reads a negative LIMIT as "no limit"
 
 
-def _batch(rows: list[tuple[int, str | None, int | None]]) -> PendingBatch:
-    """Coalesce `(i_event, entity_kind, entity_id)` rows to distinct entities."""
+def _batch(rows: list[tuple[int, str]]) -> PendingBatch:
+    """Coalesce `(i_event, entities)` rows to distinct entities (by kind, then id)."""
     i_events = tuple(row[0] for row in rows)
-    distinct = {(kind, eid) for _, kind, eid in rows if kind is not None and eid is not None}
-    entities = {EntityRef(kind, eid) for kind, eid in distinct}
+    entities = {ref for _, text in rows for ref in _entities(text)}
     return PendingBatch(
-        entities=tuple(sorted(entities)),
+        entities=tuple(
+            sorted(entities, key=lambda ref: (ref.kind, isinstance(ref.id, str), ref.id))
+        ),
         i_events=i_events,
         max_i_event=max(i_events, default=None),
     )
+
+
+def _entities(text: str) -> tuple[EntityRef, ...]:
+    """The stored `entities` array as references."""
+    return tuple(EntityRef(kind, i) for kind, i in json.loads(text))
 
 
 def _create_private(path: str) -> None:
@@ -407,16 +410,21 @@ def _migrate_v0(db: sqlite3.Connection) -> None:
     """Rebuild a first-version table (its CHECK lists the states) and scrub stored secrets."""
     db.execute("ALTER TABLE events RENAME TO events_v0")
     db.execute(_TABLE)
-    db.execute(f"INSERT INTO events ({_V0_COLUMNS}) SELECT {_V0_COLUMNS} FROM events_v0")
+    db.execute(
+        f"INSERT INTO events ({_V0_COLUMNS}, entities)"
+        f" SELECT {_V0_COLUMNS}, {_V2_ENTITIES} FROM events_v0"
+    )
     db.execute("DROP TABLE events_v0")
     db.execute(_INDEX)
     _scrub_secrets(db)
 
 
-def _migrate_v1(db: sqlite3.Connection) -> None:
-    """Rename the entity kinds version 1 stored to the table names events now route to."""
-    for old, new in _V1_KINDS.items():
-        db.execute("UPDATE events SET entity_kind = ? WHERE entity_kind = ?", (new, old))
+def _migrate_v2(db: sqlite3.Connection) -> None:
+    """Move a version 1 or 2 event's one entity into the `entities` array."""
+    db.execute("ALTER TABLE events ADD COLUMN entities TEXT NOT NULL DEFAULT '[]'")
+    db.execute(f"UPDATE events SET entities = {_V2_ENTITIES}")
+    db.execute("ALTER TABLE events DROP COLUMN entity_kind")
+    db.execute("ALTER TABLE events DROP COLUMN entity_id")
 
 
 def _scrub_secrets(db: sqlite3.Connection) -> None:
@@ -445,20 +453,18 @@ def _insert_row(event: Event) -> tuple[object, ...]:
         event.i_event,
         event.event_type,
         _json(event.variables),
-        event.entity_kind,
-        event.entity_id,
+        json.dumps(event.entities, separators=(",", ":")),
         event.received_at.timestamp(),
     )
 
 
 def _stored_event(row: tuple[Any, ...]) -> StoredEvent:
-    i_event, event_type, variables, kind, entity_id, received_at, state, run_id = row
+    i_event, event_type, variables, entities, received_at, state, run_id = row
     return StoredEvent(
         i_event=i_event,
         event_type=event_type,
         variables=json.loads(variables),
-        entity_kind=kind,
-        entity_id=entity_id,
+        entities=_entities(entities),
         received_at=datetime.fromtimestamp(received_at, UTC),
         state=state,
         run_id=run_id,

@@ -1,6 +1,6 @@
-"""ESPF events as values: parsing a delivery, and which entity an event type names.
+"""ESPF events as values: parsing a delivery, and which entities an event type names.
 
-Which event groups name which entity is not known here: the caller passes a `Routing` (built
+Which event groups name which entities is not known here: the caller passes a `Routing` (built
 from `connector.entities`), so this package stays free of the rest of the connector.
 """
 
@@ -12,18 +12,30 @@ from typing import Any, NamedTuple
 
 MAX_ID = 2**63 - 1  # int64, as SQLite and the tables store ids
 _MAX_ID_DIGITS = len(str(MAX_ID))
+MAX_TEXT_ID = 64  # a phone number with room to spare
 _ID_TEXT = re.compile(r"\s*0*([0-9]+)\s*", re.ASCII)  # ASCII digits only
 
 
 class Route(NamedTuple):
-    """The entity an event group names (its table's name) and the variable holding its id."""
+    """An entity an event group names (its table's name) and the variable holding its id.
+
+    `is_text`: the variable is text (a DID's `number`), not an integer id.
+    """
 
     entity: str
     id_variable: str
+    is_text: bool = False
 
 
-# Event-type group (text before the first "/") -> the entity it names.
-Routing = Mapping[str, Route]
+# Event-type group (text before the first "/") -> the entities it names.
+Routing = Mapping[str, tuple[Route, ...]]
+
+
+class EntityRef(NamedTuple):
+    """An entity to re-read: `(kind, id)`, the kind being the entity's name (`accounts`)."""
+
+    kind: str
+    id: int | str
 
 
 class InvalidEvent(ValueError):
@@ -37,8 +49,7 @@ class Event:
     i_event: int
     event_type: str
     variables: dict[str, Any]
-    entity_kind: str | None
-    entity_id: int | None
+    entities: tuple[EntityRef, ...]
     received_at: datetime
 
 
@@ -80,17 +91,30 @@ def _check_ids(variables: dict[str, Any]) -> None:
             parse_id(value, f"variables.{name}", minimum=0)
 
 
-def entity_of(
+def parse_text(value: object, name: str) -> str:
+    """A text id (a DID's `number`): a string of 1 to `MAX_TEXT_ID` characters, not blank."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidEvent(f"{name} must be a non-empty string")
+    if len(value) > MAX_TEXT_ID:
+        raise InvalidEvent(f"{name} is too long")
+    return value
+
+
+def entities_of(
     event_type: str, variables: dict[str, Any], routing: Routing
-) -> tuple[str, int] | None:
-    """The entity an event names, or None for types we only store (no route)."""
-    route = routing.get(event_type.split("/", 1)[0])
-    if route is None:
-        return None
-    kind, id_name = route
-    if id_name not in variables:
-        raise InvalidEvent(f"{event_type} requires variables.{id_name}")
-    return kind, parse_id(variables[id_name], f"variables.{id_name}")
+) -> tuple[EntityRef, ...]:
+    """The entities an event names: none for types we only store (no route)."""
+    routes = routing.get(event_type.split("/", 1)[0], ())
+    return tuple(
+        EntityRef(route.entity, _route_id(event_type, variables, route)) for route in routes
+    )
+
+
+def _route_id(event_type: str, variables: dict[str, Any], route: Route) -> int | str:
+    if route.id_variable not in variables:
+        raise InvalidEvent(f"{event_type} requires variables.{route.id_variable}")
+    value, name = variables[route.id_variable], f"variables.{route.id_variable}"
+    return parse_text(value, name) if route.is_text else parse_id(value, name)
 
 
 def parse_event(payload: object, received_at: datetime, routing: Routing) -> Event:
@@ -107,12 +131,10 @@ def parse_event(payload: object, received_at: datetime, routing: Routing) -> Eve
         raise InvalidEvent("variables.i_event is missing")
     i_event = parse_id(variables["i_event"], "variables.i_event")
     _check_ids(variables)
-    entity = entity_of(event_type, variables, routing)
     return Event(
         i_event=i_event,
         event_type=event_type,
         variables=variables,
-        entity_kind=entity[0] if entity else None,
-        entity_id=entity[1] if entity else None,
+        entities=entities_of(event_type, variables, routing),
         received_at=received_at,
     )

@@ -10,30 +10,37 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connector.api.client import PortaBillingClient
 from connector.api.errors import FaultError, redact
-from connector.entities.declaration import Entity, Registry
-from connector.events.store import EntityRef, EventStore, PendingBatch
-from connector.events.types import StoredEvent
+from connector.entities.declaration import Entity, LookupRead, Registry
+from connector.events.store import EventStore, PendingBatch
+from connector.events.types import EntityRef, StoredEvent
 from connector.store.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
 from connector.store.storage import TableStore, UpsertResult
 from connector.store.tables import EVENTS, TableSpec, event_record
 
+# What an event names an entity by: its integer key, or a text field such as a DID's number.
+EntityId = int | str
+Key = TypeVar("Key", bound=EntityId)
 # A value of one record or event row that the table's types cannot hold.
 CONVERSION_ERRORS = (ConversionError, *ARROW_ERRORS)
 
 
 @dataclass
 class Reread:
-    """Current records of some entities by id, the ids the API no longer has, and its faults."""
+    """Current records of some entities by id, the ids the API no longer has, and its faults.
 
-    records: dict[int, dict[str, Any]] = field(default_factory=dict)
-    missing: list[int] = field(default_factory=list)
-    faults: dict[int, FaultError] = field(default_factory=dict)
+    An id is what the events name: the key, or the field a `LookupRead` finds the entity by.
+    """
+
+    records: dict[EntityId, dict[str, Any]] = field(default_factory=dict)
+    missing: list[EntityId] = field(default_factory=list)
+    faults: dict[EntityId, FaultError] = field(default_factory=dict)
 
 
 @dataclass
@@ -47,7 +54,7 @@ class Applied:
 
 
 def reread(
-    client: PortaBillingClient, entity: Entity, ids: Sequence[int], concurrency: int
+    client: PortaBillingClient, entity: Entity, ids: Sequence[EntityId], concurrency: int
 ) -> Reread:
     """Fetch each entity's current record as its declaration says, `concurrency` at a time.
 
@@ -58,7 +65,7 @@ def reread(
     if how is None:
         raise ValueError(f"entity {entity.name} has no way to be re-read")
 
-    def fetch(i: int) -> dict[str, Any] | FaultError | None:
+    def fetch(i: EntityId) -> dict[str, Any] | FaultError | None:
         try:
             return how.fetch(client.call, i)
         except FaultError as fault:
@@ -96,7 +103,7 @@ def apply_batch(
     extracted_at = datetime.now(UTC)
     changed, failed = _apply_entities(client, tables, batch, entities, concurrency, extracted_at)
     stored = events.events(batch.i_events)
-    dead = {e.i_event: failed[ref] for e in stored if (ref := _entity(e)) and ref in failed}
+    dead = {e.i_event: failed[ref] for e in stored for ref in e.entities if ref in failed}
     records = {e.i_event: _event_record(e) for e in stored if e.i_event not in dead}
     rows, unconvertible = _convert(EVENTS, tables, records, extracted_at)
     changed[EVENTS.name] = tables.upsert(EVENTS, rows)
@@ -133,10 +140,23 @@ def _apply_entities(
     for kind, current in rereads.items():
         spec = entities[kind].table
         rows, unconvertible = _convert(spec, tables, current.records, extracted_at)
-        changed[spec.name] = tables.upsert(spec, rows, delete_keys=current.missing)
+        gone = _keys_of(tables, entities[kind], current.missing)
+        changed[spec.name] = tables.upsert(spec, rows, delete_keys=gone)
         faults = {i: _reason("re-read", fault) for i, fault in current.faults.items()}
         failed.update({EntityRef(kind, i): why for i, why in (faults | unconvertible).items()})
     return changed, failed
+
+
+def _keys_of(tables: TableStore, entity: Entity, ids: Sequence[EntityId]) -> list[int]:
+    """The table keys of entities named by `ids`: the ids themselves, unless found by a field."""
+    how = entity.reread
+    if not isinstance(how, LookupRead):
+        return [int(i) for i in ids]
+    table = tables.read(entity.name) if ids else None
+    if table is None or how.field not in table.column_names:
+        return []
+    named = pc.is_in(table[how.field], pa.array(ids, table.schema.field(how.field).type))
+    return [int(key) for key in table.filter(named)[entity.table.key].to_pylist()]
 
 
 def _raise_if_every_reread_faulted(rereads: Mapping[str, Reread], entities: int) -> None:
@@ -148,9 +168,9 @@ def _raise_if_every_reread_faulted(rereads: Mapping[str, Reread], entities: int)
 def _convert(
     spec: TableSpec,
     tables: TableStore,
-    records: Mapping[int, dict[str, Any]],
+    records: Mapping[Key, dict[str, Any]],
     extracted_at: datetime,
-) -> tuple[pa.Table, dict[int, str]]:
+) -> tuple[pa.Table, dict[Key, str]]:
     """The records as typed rows, and the error of each record that cannot be converted.
 
     The whole page converts at once; only when it fails is each record tried alone.
@@ -160,7 +180,7 @@ def _convert(
         return _rows(spec, base, list(records.values()), extracted_at), {}
     except CONVERSION_ERRORS:
         pass
-    failed: dict[int, str] = {}
+    failed: dict[Key, str] = {}
     for key, record in records.items():
         try:
             _rows(spec, base, [record], extracted_at)
@@ -179,12 +199,6 @@ def _rows(
 
 def _event_record(event: StoredEvent) -> dict[str, Any]:
     return event_record(event.event_type, event.variables, event.received_at)
-
-
-def _entity(event: StoredEvent) -> EntityRef | None:
-    if event.entity_kind is None or event.entity_id is None:
-        return None
-    return EntityRef(event.entity_kind, event.entity_id)
 
 
 def _reason(what: str, exc: Exception) -> str:

@@ -16,7 +16,7 @@ from connector.dagster_defs.assets import DEAD_LETTERS_CHECK, asset_key
 from connector.dagster_defs.project import EVENTS_JOB, SNAPSHOT_JOB
 from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS
 from connector.events.store import DEAD, PENDING, EventStore
-from connector.events.types import Event
+from connector.events.types import EntityRef, Event
 from connector.store.storage import TableStore
 from connector.sync.refresh import apply_batch
 from tests.e2e.conftest import materialize
@@ -34,8 +34,7 @@ def event(
         i_event=i_event,
         event_type=event_type,
         variables={"i_event": i_event, **variables},
-        entity_kind=kind,
-        entity_id=entity_id,
+        entities=() if kind is None or entity_id is None else (EntityRef(kind, entity_id),),
         received_at=datetime(2026, 1, 1, tzinfo=UTC),
     )
 

@@ -6,8 +6,9 @@ from collections.abc import Callable
 import pytest
 
 from connector.api.client import PortaBillingClient
+from connector.api.errors import ConfigurationError
 from connector.dagster_defs.assets import asset_key
-from connector.dagster_defs.project import build_defs
+from connector.dagster_defs.project import build_defs, window_days
 from connector.emulator import Emulator
 from connector.entities import (
     ACCOUNTS,
@@ -17,6 +18,7 @@ from connector.entities import (
     EventRoute,
     FullSnapshot,
     LookupRead,
+    RecentWindow,
     Registry,
 )
 from connector.events import Route
@@ -25,10 +27,11 @@ from tests.conftest import legacy_for
 
 def test_the_routing_names_each_groups_entity_and_id_variable() -> None:
     assert BUILT_IN.routing() == {
-        "Subscriber": Route("accounts", "i_account"),
-        "Account": Route("accounts", "i_account"),
-        "Customer": Route("customers", "i_customer"),
-        "Invoice": Route("customers", "i_customer"),
+        "Subscriber": (Route("accounts", "i_account"),),
+        "Account": (Route("accounts", "i_account"),),
+        "Customer": (Route("customers", "i_customer"),),
+        "Invoice": (Route("customers", "i_customer"), Route("invoices", "i_invoice")),
+        "DID": (Route("dids", "number", is_text=True),),
     }
 
 
@@ -42,10 +45,15 @@ def test_a_fan_out_over_a_missing_parent_is_refused() -> None:
         Registry([ACCOUNTS, XDRS])
 
 
-def test_an_event_group_naming_two_entities_is_refused() -> None:
-    greedy = dataclasses.replace(ACCOUNTS, events=(EventRoute("Customer", "i_customer"),))
-    with pytest.raises(ValueError, match="event group Customer names two entities"):
-        Registry([CUSTOMERS, greedy])
+def test_an_event_group_naming_one_entity_twice_is_refused() -> None:
+    twice = (EventRoute("Customer", "i_customer"), EventRoute("Customer", "i_customer"))
+    with pytest.raises(ValueError, match="event group Customer names customers twice"):
+        Registry([dataclasses.replace(CUSTOMERS, events=twice)])
+
+
+def test_an_event_naming_an_entity_by_no_column_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"events name it by \['i_subscriber'\], not columns"):
+        dataclasses.replace(ACCOUNTS, events=(EventRoute("Subscriber", "i_subscriber"),))
 
 
 def test_an_entity_named_by_events_must_be_rereadable() -> None:
@@ -81,3 +89,20 @@ def test_a_lookup_reads_an_entity_by_another_field(
 def test_a_fan_out_is_read_a_day_at_a_time() -> None:
     with pytest.raises(ValueError, match="a day at a time"):
         dataclasses.replace(XDRS, refresh=FullSnapshot())
+
+
+def test_vendor_xdrs_are_read_through_vendors() -> None:
+    [vendor_xdrs] = build_defs({}).resolve_assets_def(asset_key("vendor_xdrs")).specs
+    assert [dep.asset_key for dep in vendor_xdrs.deps] == [asset_key("vendors")]
+
+
+def test_the_invoice_window_is_sized_by_the_environment() -> None:
+    sized = BUILT_IN.with_window_days({"invoices": 7})
+    assert sized["invoices"].refresh == RecentWindow(7, "PORTABILLING_INVOICE_WINDOW_DAYS")
+    assert window_days({"PORTABILLING_INVOICE_WINDOW_DAYS": "7"}, BUILT_IN) == {"invoices": 7}
+    assert window_days({}, BUILT_IN) == {}
+
+
+def test_a_malformed_invoice_window_fails_loading_naming_it() -> None:
+    with pytest.raises(ConfigurationError, match="PORTABILLING_INVOICE_WINDOW_DAYS"):
+        build_defs({"PORTABILLING_INVOICE_WINDOW_DAYS": "soon"})

@@ -24,7 +24,7 @@ from espf_helpers import (
 
 from connector.emulator.tls import write_certificates
 from connector.entities import BUILT_IN
-from connector.events import BasicAuth, EventStore
+from connector.events import BasicAuth, EntityRef, EventStore
 from connector.events.receiver import EventReceiver
 
 ROUTING = BUILT_IN.routing()
@@ -38,7 +38,7 @@ def test_valid_event_is_stored_before_200(basic_receiver: EventReceiver, store: 
     response = post(basic_receiver.url, delivery(17, i_account=1003), basic_header())
     assert (response.status_code, response.json()) == (200, {"status": "stored"})
     [event] = store.events([17])
-    assert (event.entity_kind, event.entity_id) == ("accounts", 1003)
+    assert event.entities == (EntityRef("accounts", 1003),)
 
 
 def test_received_at_comes_from_the_injected_clock(
@@ -141,7 +141,7 @@ def test_string_ids_are_normalized(basic_receiver: EventReceiver, store: EventSt
     body = delivery("42", "Customer/Updated", i_customer="1000889")
     assert post(basic_receiver.url, body, basic_header()).status_code == 200
     [event] = store.events([42])
-    assert (event.entity_kind, event.entity_id) == ("customers", 1000889)
+    assert event.entities == (EntityRef("customers", 1000889),)
 
 
 def test_unknown_event_type_is_stored_and_acknowledged(
@@ -150,7 +150,7 @@ def test_unknown_event_type_is_stored_and_acknowledged(
     body = delivery(9, "Brand/NewThing", whatever="x")
     assert post(basic_receiver.url, body, basic_header()).status_code == 200
     [event] = store.events([9])
-    assert (event.event_type, event.entity_kind) == ("Brand/NewThing", None)
+    assert (event.event_type, event.entities) == ("Brand/NewThing", ())
 
 
 def test_concurrent_deliveries_are_all_stored(

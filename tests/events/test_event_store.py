@@ -42,7 +42,7 @@ def test_pending_entities_coalesces_events_per_entity(store: EventStore) -> None
         [
             make_event(1, i_account=1001),
             make_event(2, "Account/Blocked", i_account="1001"),
-            make_event(3, "Invoice/Created", i_customer=5),
+            make_event(3, "Invoice/Created", i_customer=5, i_invoice=9),
             make_event(4, "Customer/Updated", i_customer=5),
             make_event(5, "DID/Created", number="555"),
         ]
@@ -51,6 +51,8 @@ def test_pending_entities_coalesces_events_per_entity(store: EventStore) -> None
     assert batch.entities == (
         EntityRef("accounts", 1001),
         EntityRef("customers", 5),
+        EntityRef("dids", "555"),
+        EntityRef("invoices", 9),
     )
     assert sorted(batch.i_events) == [1, 2, 3, 4, 5]
     assert batch.max_i_event == 5
@@ -135,11 +137,10 @@ def test_requeue_done_since_returns_events_applied_after_a_moment(db_path: str, 
 def test_events_returns_stored_fields(store: EventStore) -> None:
     store.add(make_event(7, "Invoice/Updated", i_customer="42", i_invoice=3))
     [event] = store.events([7, 8])
-    assert (event.i_event, event.event_type, event.entity_kind, event.entity_id) == (
+    assert (event.i_event, event.event_type, event.entities) == (
         7,
         "Invoice/Updated",
-        "customers",
-        42,
+        (EntityRef("customers", 42), EntityRef("invoices", 3)),
     )
     assert event.variables == {"i_event": 7, "i_customer": "42", "i_invoice": 3}
     assert event.received_at.tzinfo == UTC and event.state == PENDING
@@ -184,9 +185,10 @@ def test_two_processes_share_the_store(store: EventStore, db_path: str) -> None:
 
 
 _SEED_BACKLOG = """
-INSERT INTO events (i_event, event_type, variables, entity_kind, entity_id, received_at)
+INSERT INTO events (i_event, event_type, variables, entities, received_at)
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-SELECT i, 'Subscriber/Updated', json_object('i_event', i), 'account', 1 + i % 5000, 0 FROM n
+SELECT i, 'Subscriber/Updated', json_object('i_event', i),
+    json_array(json_array('accounts', 1 + i % 5000)), 0 FROM n
 """
 
 
@@ -233,7 +235,7 @@ def test_claim_pending_never_hands_an_event_to_two_runs(store: EventStore) -> No
 def test_prune_done_deletes_only_old_done_events(db_path: str, clock: Any) -> None:
     def received(i_event: int) -> Event:
         at = datetime.fromtimestamp(clock(), UTC)
-        return Event(i_event, "DID/Updated", {"i_event": i_event}, None, None, at)
+        return Event(i_event, "Brand/NewThing", {"i_event": i_event}, (), at)
 
     with EventStore(db_path, clock=clock) as store:
         store.add_many([received(1), received(2)])

@@ -1,11 +1,11 @@
-"""Parsing ESPF deliveries: ids as ints or strings, and which entity each event type names."""
+"""Parsing ESPF deliveries: ids as ints or strings, and which entities each event type names."""
 
 from datetime import UTC, datetime
 
 import pytest
 
 from connector.entities import BUILT_IN
-from connector.events import InvalidEvent, parse_event
+from connector.events import EntityRef, InvalidEvent, parse_event
 
 ROUTING = BUILT_IN.routing()
 
@@ -15,26 +15,31 @@ AT = datetime(2026, 1, 1, tzinfo=UTC)
 @pytest.mark.parametrize(
     ("event_type", "variables", "expected"),
     [
-        ("Subscriber/Updated", {"i_account": 1003}, ("accounts", 1003)),
-        ("Account/BalanceChanged", {"i_account": "1000889"}, ("accounts", 1000889)),
-        ("Customer/Deleted", {"i_customer": 7}, ("customers", 7)),
-        ("Invoice/Created", {"i_customer": "8", "i_invoice": 99}, ("customers", 8)),
-        ("DID/Created", {"number": "15551234"}, (None, None)),
-        ("Brand/New/Thing", {}, (None, None)),
+        ("Subscriber/Updated", {"i_account": 1003}, [("accounts", 1003)]),
+        ("Account/BalanceChanged", {"i_account": "1000889"}, [("accounts", 1000889)]),
+        ("Customer/Deleted", {"i_customer": 7}, [("customers", 7)]),
+        (
+            "Invoice/Created",
+            {"i_customer": "8", "i_invoice": 99},
+            [("customers", 8), ("invoices", 99)],
+        ),
+        ("DID/Created", {"number": "+0015551234"}, [("dids", "+0015551234")]),
+        ("Brand/New/Thing", {}, []),
     ],
 )
-def test_event_type_maps_to_its_entity(
-    event_type: str, variables: dict[str, object], expected: tuple[object, object]
+def test_event_type_maps_to_its_entities(
+    event_type: str, variables: dict[str, object], expected: list[tuple[str, object]]
 ) -> None:
     event = parse_event(
         {"event_type": event_type, "variables": {"i_event": 1, **variables}}, AT, ROUTING
     )
-    assert (event.entity_kind, event.entity_id) == expected
+    assert event.entities == tuple(EntityRef(kind, i) for kind, i in expected)
 
 
 @pytest.mark.parametrize("raw", [17, "17", " 17 "])
 def test_i_event_is_normalized_to_int(raw: object) -> None:
-    event = parse_event({"event_type": "DID/Updated", "variables": {"i_event": raw}}, AT, ROUTING)
+    variables = {"i_event": raw, "number": "15551234"}
+    event = parse_event({"event_type": "DID/Updated", "variables": variables}, AT, ROUTING)
     assert event.i_event == 17
 
 
@@ -61,6 +66,18 @@ def test_variables_are_kept_as_received() -> None:
         (
             {"event_type": "Customer/Updated", "variables": {"i_event": 1, "i_customer": "x"}},
             "i_customer",
+        ),
+        (
+            {"event_type": "Invoice/Updated", "variables": {"i_event": 1, "i_customer": 2}},
+            "i_invoice",
+        ),
+        ({"event_type": "DID/Deleted", "variables": {"i_event": 1}}, "number"),
+        ({"event_type": "DID/Updated", "variables": {"i_event": 1, "number": 15551234}}, "number"),
+        ({"event_type": "DID/Updated", "variables": {"i_event": 1, "number": " "}}, "number"),
+        ({"event_type": "DID/Updated", "variables": {"i_event": 1, "number": "5" * 65}}, "number"),
+        (
+            {"event_type": "DID/Updated", "variables": {"i_event": 1, "number": "5", "i_x": "y"}},
+            "i_x",
         ),
     ],
 )

@@ -18,7 +18,7 @@ POISONED = {7, 50, 51, 120, 199}
 
 def _poisoned(i_event: int) -> Event:
     """An event SQLite cannot store: a lone surrogate cannot be encoded as UTF-8."""
-    return replace(make_event(i_event, "DID/Updated"), event_type="Foo/\ud800")
+    return replace(make_event(i_event, "Brand/NewThing"), event_type="Foo/\ud800")
 
 
 async def _submit_together(store: EventStore, events: list[Event]) -> list[object]:

@@ -14,7 +14,7 @@ from connector.events.receiver import EventReceiver
 ROUTING = BUILT_IN.routing()
 
 
-def _body(variables: str = '"i_event": 1', event_type: str = '"DID/Updated"') -> bytes:
+def _body(variables: str = '"i_event": 1', event_type: str = '"Brand/NewThing"') -> bytes:
     return f'{{"event_type": {event_type}, "variables": {{{variables}}}}}'.encode()
 
 

@@ -154,13 +154,38 @@ def test_reopening_a_migrated_store_keeps_it_as_it_is(tmp_path: Path) -> None:
         assert len(reopened.events([1, 2, 3])) == 3
 
 
+def write_v1_store(path: Path, version: int, rows: list[tuple[int, str, str, int]]) -> None:
+    """A store as versions 1 and 2 wrote it: one `entity_kind` and `entity_id` per event."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript(V0_SCHEMA.replace("'done')", "'done', 'dead')"))
+    db.execute("ALTER TABLE events ADD COLUMN error TEXT")
+    db.execute("ALTER TABLE events ADD COLUMN dead_at REAL")
+    for i_event, event_type, kind, entity_id in rows:
+        db.execute(
+            "INSERT INTO events (i_event, event_type, variables, entity_kind, entity_id,"
+            " received_at) VALUES (?, ?, '{}', ?, ?, 0)",
+            (i_event, event_type, kind, entity_id),
+        )
+    db.execute(f"PRAGMA user_version = {version}")
+    db.close()
+
+
 def test_a_version_1_store_keeps_its_pending_entities(tmp_path: Path) -> None:
     path = tmp_path / "events.sqlite3"
-    with EventStore(str(path)) as store:
-        store.add(make_event(1, i_account=7))
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("UPDATE events SET entity_kind = 'account'")  # as version 1 stored it
-    db.execute("PRAGMA user_version = 1")
-    db.close()
+    write_v1_store(path, 1, [(1, "Subscriber/Updated", "account", 7)])
     with EventStore(str(path)) as store:
         assert store.pending_entities().entities == (EntityRef("accounts", 7),)
+
+
+def test_a_version_2_store_keeps_its_pending_entities(tmp_path: Path) -> None:
+    path = tmp_path / "events.sqlite3"
+    rows = [(1, "Customer/Updated", "customers", 3), (2, "DID/Created", None, None)]
+    write_v1_store(path, 2, rows)
+    with EventStore(str(path)) as store:
+        assert store.pending_entities().entities == (EntityRef("customers", 3),)
+        assert [event.entities for event in store.events([1, 2])] == [
+            (EntityRef("customers", 3),),
+            (),
+        ]
+        store.add(make_event(3, "DID/Created", number="+4401"))
+        assert store.events([3])[0].entities == (EntityRef("dids", "+4401"),)
