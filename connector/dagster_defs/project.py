@@ -2,7 +2,8 @@
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,7 +12,8 @@ import dagster as dg
 from connector.api.auth import REALMS
 from connector.api.errors import ConfigurationError
 from connector.api.settings import environment_variables
-from connector.dagster_defs.assets import asset_key, dead_letters_check, entity_assets, events_asset
+from connector.dagster_defs.assets import dead_letters_check, entity_assets, events_asset
+from connector.dagster_defs.naming import DEFAULT_NAMING, Naming
 from connector.dagster_defs.resources import (
     EventStoreResource,
     ParquetStorageResource,
@@ -28,12 +30,13 @@ from connector.entities import (
     Registry,
 )
 from connector.events.store import DEFAULT_EVENTS_DB
+from connector.store.tables import EVENTS
 
 DEFAULT_XDR_START = "2024-01-01"
 DEFAULT_DATA_DIR = "./data"
-SNAPSHOT_JOB = "portabilling_snapshot_job"
-XDRS_JOB = "portabilling_xdrs_job"
-EVENTS_JOB = "portabilling_events_job"
+SNAPSHOT_JOB = DEFAULT_NAMING.name("snapshot_job")
+XDRS_JOB = DEFAULT_NAMING.name("xdrs_job")
+EVENTS_JOB = DEFAULT_NAMING.name("events_job")
 DEFAULT_SENSOR_INTERVAL_S = 30
 # Both jobs that write accounts/customers carry this tag: a run-queue tag limit of 1 on it keeps
 # them from overlapping across machines (docs/deploy.md), where table locks cannot reach.
@@ -45,80 +48,107 @@ EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiproce
 TUNING = {**environment_variables(), "PORTABILLING_MAX_IN_FLIGHT": "max_in_flight"}
 
 
+@dataclass(frozen=True)
+class Instance:
+    """One PortaBilling server's definitions: its resources, tables, names and schedules."""
+
+    portabilling: PortaBillingResource
+    storage: ParquetStorageResource
+    events_store: EventStoreResource
+    xdr_start: date
+    entities: Registry = BUILT_IN
+    naming: Naming = DEFAULT_NAMING
+    sensor_interval_s: int = DEFAULT_SENSOR_INTERVAL_S
+    snapshot_cron: str = "0 2 * * *"
+    daily_hour: int = 3
+    spec: Callable[[dg.AssetSpec], dg.AssetSpec] = lambda spec: spec  # owners, tags, freshness
+
+
 def build_defs(
     environ: Mapping[str, str] = os.environ, entities: Registry = BUILT_IN
 ) -> dg.Definitions:
-    """Assets, checks, jobs, schedules and resources; secrets stay `EnvVar`s until run time."""
-    partitions = dg.DailyPartitionsDefinition(
-        start_date=xdr_start_date(environ).isoformat(), timezone="UTC"
+    """The environment's one instance; secrets stay `EnvVar`s until run time."""
+    instance = Instance(
+        portabilling=portabilling_resource(environ),
+        storage=ParquetStorageResource(
+            data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
+        ),
+        events_store=EventStoreResource(
+            path=_env_or(environ, "PORTABILLING_EVENTS_DB", DEFAULT_EVENTS_DB)
+        ),
+        xdr_start=xdr_start_date(environ),
+        entities=entities,
+        sensor_interval_s=int(parse_number(environ, "PORTABILLING_EVENTS_SENSOR_INTERVAL_S"))
+        if environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
+        else DEFAULT_SENSOR_INTERVAL_S,
     )
-    assets = {a.key: a for a in entity_assets(entities, partitions)}
-    events = events_asset(entities)
+    return dg.Definitions.merge(instance_defs(instance), dg.Definitions(executor=executor(environ)))
+
+
+def instance_defs(instance: Instance) -> dg.Definitions:
+    """Assets, checks, jobs, schedules, sensors and resources of one instance."""
+    naming, entities = instance.naming, instance.entities
+    partitions = dg.DailyPartitionsDefinition(
+        start_date=instance.xdr_start.isoformat(), timezone="UTC"
+    )
+    built = [*entity_assets(entities, partitions, naming), events_asset(entities, naming)]
+    assets = {a.key: a.map_asset_specs(instance.spec) for a in built}
+    events = assets[naming.asset_key(EVENTS.name)]
     snapshots = entities.refreshed_by(FullSnapshot, RecentWindow)
     daily = entities.refreshed_by(DailyPartitions)
     snapshot_job = dg.define_asset_job(
-        SNAPSHOT_JOB,
-        selection=_selection(assets, snapshots),
+        naming.name("snapshot_job"),
+        selection=_selection(assets, snapshots, naming),
         description=f"{_snapshots(entities)}.",
         tags=WRITES_ENTITY_TABLES,
     )
     daily_job = dg.define_asset_job(
-        XDRS_JOB,
-        selection=_selection(assets, daily),
+        naming.name("xdrs_job"),
+        selection=_selection(assets, daily, naming),
         description=f"One UTC day of {_names(daily)}.",
     )
     events_job = dg.define_asset_job(
-        EVENTS_JOB,
+        naming.name("events_job"),
         selection=dg.AssetSelection.assets(events),
         description=f"Apply pending provisioning events to {_names(_routed(entities))} in place.",
         tags=WRITES_ENTITY_TABLES,
     )
-    interval = environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
     return dg.Definitions(
-        executor=executor(environ),
-        assets=[*assets.values(), events],
-        asset_checks=[dead_letters_check],
+        assets=list(assets.values()),
+        asset_checks=[dead_letters_check(naming)],
         jobs=[snapshot_job, daily_job, events_job],
         sensors=[
-            events_sensor(
-                EVENTS_JOB,
-                int(parse_number(environ, "PORTABILLING_EVENTS_SENSOR_INTERVAL_S"))
-                if interval
-                else DEFAULT_SENSOR_INTERVAL_S,
-            ),
-            *session_logout_sensors(),
+            events_sensor(events_job.name, instance.sensor_interval_s, naming),
+            *session_logout_sensors(naming),
         ],
         schedules=[
             dg.ScheduleDefinition(
-                name="portabilling_daily_snapshot",
+                name=naming.name("daily_snapshot"),
                 job=snapshot_job,
-                cron_schedule="0 2 * * *",
+                cron_schedule=instance.snapshot_cron,
                 execution_timezone="UTC",
-                description=f"{_snapshots(entities)}, every day at 02:00 UTC.",
+                description=f"{_snapshots(entities)}, on `{instance.snapshot_cron}` (UTC).",
             ),
             dg.build_schedule_from_partitioned_job(
                 daily_job,
-                name="portabilling_daily_xdrs",
-                hour_of_day=3,
-                description=f"Yesterday's partition of {_names(daily)} every day at 03:00 UTC.",
+                name=naming.name("daily_xdrs"),
+                hour_of_day=instance.daily_hour,
+                description=f"Yesterday's partition of {_names(daily)} every day at "
+                f"{instance.daily_hour:02d}:00 UTC.",
             ),
         ],
         resources={
-            "portabilling": portabilling_resource(environ),
-            "storage": ParquetStorageResource(
-                data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
-            ),
-            "events_store": EventStoreResource(
-                path=_env_or(environ, "PORTABILLING_EVENTS_DB", DEFAULT_EVENTS_DB)
-            ),
+            naming.portabilling: instance.portabilling,
+            naming.storage: instance.storage,
+            naming.events_store: instance.events_store,
         },
     )
 
 
 def _selection(
-    assets: Mapping[dg.AssetKey, dg.AssetsDefinition], entities: list[Entity]
+    assets: Mapping[dg.AssetKey, dg.AssetsDefinition], entities: list[Entity], naming: Naming
 ) -> dg.AssetSelection:
-    return dg.AssetSelection.assets(*(assets[asset_key(entity.name)] for entity in entities))
+    return dg.AssetSelection.assets(*(assets[naming.asset_key(e.name)] for e in entities))
 
 
 def _names(entities: list[Entity]) -> str:
