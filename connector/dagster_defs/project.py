@@ -93,50 +93,22 @@ def instance_defs(instance: Instance) -> dg.Definitions:
     )
     built = [*entity_assets(entities, partitions, naming), events_asset(entities, naming)]
     assets = {a.key: a.map_asset_specs(instance.spec) for a in built}
-    events = assets[naming.asset_key(EVENTS.name)]
-    snapshots = entities.refreshed_by(FullSnapshot, RecentWindow)
-    daily = entities.refreshed_by(DailyPartitions)
-    snapshot_job = dg.define_asset_job(
-        naming.name("snapshot_job"),
-        selection=_selection(assets, snapshots, naming),
-        description=f"{_snapshots(entities)}.",
-        tags=WRITES_ENTITY_TABLES,
-    )
-    daily_job = dg.define_asset_job(
-        naming.name("xdrs_job"),
-        selection=_selection(assets, daily, naming),
-        description=f"One UTC day of {_names(daily)}.",
-    )
     events_job = dg.define_asset_job(
         naming.name("events_job"),
-        selection=dg.AssetSelection.assets(events),
+        selection=dg.AssetSelection.assets(assets[naming.asset_key(EVENTS.name)]),
         description=f"Apply pending provisioning events to {_names(_routed(entities))} in place.",
         tags=WRITES_ENTITY_TABLES,
     )
+    scheduled = [*_snapshot_schedule(instance, assets), *_daily_schedule(instance, assets)]
     return dg.Definitions(
         assets=list(assets.values()),
         asset_checks=[dead_letters_check(naming)],
-        jobs=[snapshot_job, daily_job, events_job],
+        jobs=[*(job for job, _ in scheduled), events_job],
         sensors=[
             events_sensor(events_job.name, instance.sensor_interval_s, naming),
             *session_logout_sensors(naming),
         ],
-        schedules=[
-            dg.ScheduleDefinition(
-                name=naming.name("daily_snapshot"),
-                job=snapshot_job,
-                cron_schedule=instance.snapshot_cron,
-                execution_timezone="UTC",
-                description=f"{_snapshots(entities)}, on `{instance.snapshot_cron}` (UTC).",
-            ),
-            dg.build_schedule_from_partitioned_job(
-                daily_job,
-                name=naming.name("daily_xdrs"),
-                hour_of_day=instance.daily_hour,
-                description=f"Yesterday's partition of {_names(daily)} every day at "
-                f"{instance.daily_hour:02d}:00 UTC.",
-            ),
-        ],
+        schedules=[schedule for _, schedule in scheduled],
         resources={
             naming.portabilling: instance.portabilling,
             naming.storage: instance.storage,
@@ -145,9 +117,62 @@ def instance_defs(instance: Instance) -> dg.Definitions:
     )
 
 
-def _selection(
-    assets: Mapping[dg.AssetKey, dg.AssetsDefinition], entities: list[Entity], naming: Naming
-) -> dg.AssetSelection:
+Assets = Mapping[dg.AssetKey, dg.AssetsDefinition]
+# Asset jobs and their schedules (Dagster's types for both are not public).
+Scheduled = list[tuple[Any, Any]]
+
+
+def _snapshot_schedule(instance: Instance, assets: Assets) -> Scheduled:
+    """The snapshot job on its schedule, if any entity is refreshed by snapshots or windows."""
+    entities, naming = instance.entities, instance.naming
+    snapshots = entities.refreshed_by(FullSnapshot, RecentWindow)
+    if not snapshots:
+        return []
+    job = dg.define_asset_job(
+        naming.name("snapshot_job"),
+        selection=_selection(assets, snapshots, naming),
+        description=f"{_snapshots(entities)}.",
+        tags=WRITES_ENTITY_TABLES,
+    )
+    return [
+        (
+            job,
+            dg.ScheduleDefinition(
+                name=naming.name("daily_snapshot"),
+                job=job,
+                cron_schedule=instance.snapshot_cron,
+                execution_timezone="UTC",
+                description=f"{_snapshots(entities)}, on `{instance.snapshot_cron}` (UTC).",
+            ),
+        )
+    ]
+
+
+def _daily_schedule(instance: Instance, assets: Assets) -> Scheduled:
+    """The daily-partitions job on its schedule, if any entity is read a day at a time."""
+    naming, daily = instance.naming, instance.entities.refreshed_by(DailyPartitions)
+    if not daily:
+        return []
+    job = dg.define_asset_job(
+        naming.name("xdrs_job"),
+        selection=_selection(assets, daily, naming),
+        description=f"One UTC day of {_names(daily)}.",
+    )
+    return [
+        (
+            job,
+            dg.build_schedule_from_partitioned_job(
+                job,
+                name=naming.name("daily_xdrs"),
+                hour_of_day=instance.daily_hour,
+                description=f"Yesterday's partition of {_names(daily)} every day at "
+                f"{instance.daily_hour:02d}:00 UTC.",
+            ),
+        )
+    ]
+
+
+def _selection(assets: Assets, entities: list[Entity], naming: Naming) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*(assets[naming.asset_key(e.name)] for e in entities))
 
 

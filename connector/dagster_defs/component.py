@@ -1,0 +1,265 @@
+"""`PortaBillingComponent`: one PortaBilling server's tables, configured in a `defs.yaml`.
+
+```yaml
+type: connector.dagster_defs.component.PortaBillingComponent
+attributes:
+  name: prod
+  connection: {url: "{{ env.PB_URL }}", login: api, password: "{{ env.PB_PASSWORD }}"}
+  data_dir: ./data/prod
+```
+
+It builds what `definitions.py` builds from the environment, through the same factory
+(`connector.dagster_defs.project.instance_defs`), with the instance's name in every job,
+schedule, sensor and resource name, so several servers sit side by side in one code location.
+"""
+
+import re
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import dagster as dg
+from pydantic import ConfigDict, Field, FiniteFloat, PositiveInt
+
+from connector.dagster_defs.naming import Naming
+from connector.dagster_defs.project import (
+    DEFAULT_SENSOR_INTERVAL_S,
+    DEFAULT_XDR_START,
+    Instance,
+    instance_defs,
+)
+from connector.dagster_defs.resources import (
+    EventStoreResource,
+    ParquetStorageResource,
+    PortaBillingResource,
+)
+from connector.dagster_defs.scaffold import PortaBillingScaffolder
+from connector.dagster_defs.translator import PortaBillingTableProps, PortaBillingTranslator
+from connector.entities import BUILT_IN, DateFilter, Entity, ListMethod, Registry
+from connector.entities.declared import COLUMN_TYPES, declared_entity, without_columns
+
+ENV_TEMPLATE = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+NAME = r"^[a-z][a-z0-9_]*$"
+ColumnType = Literal["int", "money", "date", "datetime", "flag", "json", "text"]
+
+
+def _resolve_setting(context: dg.ResolutionContext, raw: str | None) -> str | dg.EnvVar | None:
+    """`{{ env.X }}` stays an `EnvVar`, read at run time (never in the UI or run config)."""
+    if raw is None:
+        return None
+    named = ENV_TEMPLATE.fullmatch(raw.strip())
+    return dg.EnvVar(named.group(1)) if named else context.resolve_value(raw, as_type=str)
+
+
+Setting = Annotated[
+    Any,
+    dg.Resolver(
+        _resolve_setting,
+        inject_before_resolve=False,
+        model_field_type=str,
+        description="A value, or `{{ env.NAME }}`: then read from the environment at run time.",
+    ),
+]
+OptionalSetting = Annotated[
+    Any,
+    dg.Resolver(
+        _resolve_setting,
+        inject_before_resolve=False,
+        model_field_type=str | None,
+        description="A value, or `{{ env.NAME }}`: then read from the environment at run time.",
+    ),
+]
+Freshness = Annotated[
+    dg.FreshnessPolicy | None,
+    dg.Resolver.default(
+        model_field_type=str | None,
+        description="A freshness policy, e.g. "
+        "`{{ dg.FreshnessPolicy.time_window(fail_window=datetime.timedelta(hours=26)) }}`.",
+    ),
+]
+Automation = Annotated[
+    dg.AutomationCondition | None,
+    dg.Resolver.default(
+        model_field_type=str | None,
+        description="Materialize on this condition, e.g. "
+        "`{{ dg.AutomationCondition.on_cron('0 2 * * *') }}`.",
+    ),
+]
+
+
+class Connection(dg.Resolvable, dg.Model):
+    """Where and how to reach the PortaBilling server."""
+
+    url: Setting = Field(description="Base URL of the PortaBilling web server.")
+    login: Setting = Field(description="API user login.")
+    password: OptionalSetting = Field(default=None, description="API user password; or api_token.")
+    api_token: OptionalSetting = Field(default=None, description="API token; or password.")
+    verify_tls: bool = Field(default=True, description="Verify the server's TLS certificate.")
+    ca_bundle: OptionalSetting = Field(default=None, description="CA bundle to verify with.")
+    realm: Literal["admin", "reseller", "customer", "account"] | None = Field(
+        default=None, description="Log in to this realm with Session/login_to_realm."
+    )
+    legacy_auth: bool = Field(default=False, description="Form-encoded API (before MR101).")
+
+
+class Tuning(dg.Resolvable, dg.Model):
+    """The client's knobs (unset: the defaults of `ClientSettings`)."""
+
+    page_size: PositiveInt | None = Field(default=None, description="Rows per list page.")
+    max_concurrency: PositiveInt | None = Field(
+        default=None, description="Requests in flight per run step."
+    )
+    timeout_s: FiniteFloat | None = Field(default=None, gt=0, description="Read timeout.")
+    attempt_deadline_s: FiniteFloat | None = Field(
+        default=None, gt=0, description="One attempt's whole answer within this."
+    )
+    retry_budget_s: FiniteFloat | None = Field(
+        default=None, gt=0, description="One call retries transport trouble this long."
+    )
+    refresh_margin_s: FiniteFloat | None = Field(
+        default=None, gt=0, description="Refresh the token this long before it expires."
+    )
+    max_in_flight: PositiveInt | None = Field(
+        default=None, description="Requests in flight to this server over a whole machine."
+    )
+
+
+class Schedules(dg.Resolvable, dg.Model):
+    """When the instance's jobs run (schedules are defined stopped)."""
+
+    snapshot_cron: str = Field(default="0 2 * * *", description="Snapshot job, cron in UTC.")
+    daily_hour: int = Field(default=3, ge=0, le=23, description="Daily job's hour (UTC).")
+    events_sensor_interval_s: PositiveInt = Field(
+        default=DEFAULT_SENSOR_INTERVAL_S, description="Minimum interval of the events sensor."
+    )
+
+
+class DateFilterSpec(dg.Resolvable, dg.Model):
+    """The list method's parameters bounding a time range; each run merges a recent window."""
+
+    after: str = Field(description="Parameter of the range's start, e.g. `from_date`.")
+    before: str = Field(description="Parameter of the range's end, e.g. `to_date`.")
+    window_days: PositiveInt = Field(default=60, description="Days re-read by each run.")
+
+
+class Table(dg.Resolvable, dg.Model):
+    """A built-in table by `name`, or a declared one: `name`, `method`, `list_key`, `key`."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)  # resolved policies
+
+    name: str = Field(pattern=NAME, description="Table name (a built-in one, or a new one).")
+    method: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]\w*/\w+$",
+        description="Declared tables: the list method, `Service/method`.",
+    )
+    list_key: str | None = Field(default=None, description="The answer's list of rows.")
+    key: str | None = Field(default=None, description="The integer key column of a row.")
+    description: str | None = Field(default=None, description="What the table holds.")
+    columns: dict[str, ColumnType] = Field(
+        default={}, description=f"Column types: {', '.join(COLUMN_TYPES)}."
+    )
+    date_filter: DateFilterSpec | None = Field(default=None, description="A date filter.")
+    exclude_columns: list[str] = Field(
+        default=[], description="Columns kept out of files, metadata, previews and events."
+    )
+    owners: list[str] | None = Field(default=None, description="Owners of this table's asset.")
+    tags: dict[str, str] = Field(default={}, description="Tags of this table's asset.")
+    freshness_policy: Freshness = None
+    automation_condition: Automation = None
+
+    def entity(self) -> Entity:
+        """The table's entity: the built-in one, or one declared by these attributes."""
+        if self.method is None:
+            if self.name not in BUILT_IN:
+                raise ValueError(f"table {self.name}: not built in, and no method declared")
+            entity = BUILT_IN[self.name]
+        else:
+            entity = declared_entity(self.name, self._list_method(), self.columns, self.description)
+        return without_columns(entity, self.exclude_columns)
+
+    def _list_method(self) -> ListMethod:
+        missing = [n for n in ("list_key", "key") if getattr(self, n) is None]
+        if missing:
+            raise ValueError(f"table {self.name}: a declared table needs {' and '.join(missing)}")
+        service, method = str(self.method).split("/")
+        window = self.date_filter
+        dates = DateFilter(window.after, window.before) if window else None
+        return ListMethod(service, method, str(self.list_key), str(self.key), dates)
+
+
+@dg.scaffold_with(PortaBillingScaffolder)
+class PortaBillingComponent(dg.Component, dg.Resolvable, dg.Model):
+    """One PortaBilling server: its tables as assets with checks, jobs, schedules and sensors."""
+
+    name: str = Field(pattern=NAME, description="Instance name, in every job/resource name.")
+    connection: Connection = Field(description="Where and how to reach the server.")
+    data_dir: str = Field(description="Root of the tables: a local path or an fsspec URL.")
+    events_db: str | None = Field(
+        default=None, description="Event store (SQLite); default `<data_dir>/_events.sqlite3`."
+    )
+    xdr_start_date: str = Field(
+        default=DEFAULT_XDR_START,
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="First daily partition, `YYYY-MM-DD`.",
+    )
+    tables: list[Table] | None = Field(
+        default=None, description="Tables to extract (default: every built-in table)."
+    )
+    tuning: Tuning = Field(default=Tuning(), description="The client's knobs.")
+    schedules: Schedules = Field(default=Schedules(), description="When the jobs run.")
+    key_prefix: list[str] | None = Field(
+        default=None, description="Asset key prefix (default `[portabilling, <name>]`)."
+    )
+    group_name: str | None = Field(
+        default=None, description="Asset group (default `portabilling_<name>`)."
+    )
+    owners: list[str] = Field(default=[], description="Owners of every table's asset.")
+    tags: dict[str, str] = Field(default={}, description="Tags of every table's asset.")
+
+    @property
+    def translator(self) -> PortaBillingTranslator:
+        """Override (in a subclass) to change the assets' specs."""
+        return PortaBillingTranslator()
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        return instance_defs(self.instance())
+
+    def instance(self) -> Instance:
+        """What the factory builds this server's definitions from."""
+        return Instance(
+            portabilling=self._resource(),
+            storage=ParquetStorageResource(data_dir=self.data_dir),
+            events_store=EventStoreResource(
+                path=self.events_db or f"{self.data_dir.rstrip('/')}/_events.sqlite3"
+            ),
+            xdr_start=date.fromisoformat(self.xdr_start_date),
+            entities=Registry(table.entity() for table in self._tables()),
+            naming=Naming(tuple(self.key_prefix or ["portabilling", self.name]), self.name),
+            sensor_interval_s=self.schedules.events_sensor_interval_s,
+            snapshot_cron=self.schedules.snapshot_cron,
+            daily_hour=self.schedules.daily_hour,
+            spec=self._spec,
+        )
+
+    def _tables(self) -> Sequence[Table]:
+        return self.tables or [Table(name=entity.name) for entity in BUILT_IN]
+
+    def _resource(self) -> PortaBillingResource:
+        connection = self.connection.model_dump(exclude_none=True)
+        tuning = self.tuning.model_dump(exclude_none=True)
+        return PortaBillingResource(**connection, **tuning)
+
+    def _spec(self, spec: dg.AssetSpec) -> dg.AssetSpec:
+        """The attributes' owners, tags, group and policies, then the translator's word."""
+        table = spec.key.path[-1]
+        chosen = {t.name: t for t in self._tables()}.get(table, Table(name=table))
+        updated = spec.replace_attributes(
+            group_name=self.group_name or f"portabilling_{self.name}",
+            owners=[*self.owners, *(chosen.owners or [])],
+            tags={**spec.tags, **self.tags, **chosen.tags},
+            freshness_policy=chosen.freshness_policy,
+            automation_condition=chosen.automation_condition,
+        )
+        props = PortaBillingTableProps(instance=self.name, table=table, spec=updated)
+        return self.translator.get_asset_spec(props)
