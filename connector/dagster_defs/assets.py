@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
+from connector.dagster_defs.failures import failing_for_table
 from connector.dagster_defs.naming import DEFAULT_NAMING, Naming
 from connector.dagster_defs.resources import EventStoreResource, PortaBillingResource
 from connector.entities import DailyPartitions, Entity, FullSnapshot, RecentWindow, Registry
@@ -115,7 +116,7 @@ def _snapshot_run(
     """Replace the entity's table with a full snapshot; events applied meanwhile apply again."""
     portabilling: PortaBillingResource = naming.resource(context, "portabilling")
     started = time.time()
-    with portabilling.get_client() as client:
+    with failing_for_table(entity.name), portabilling.get_client() as client:
         extraction = extract_snapshot(client, store, entity, context.log.info)
     if entity.events:
         _requeue_applied_since(context, naming, started, entity.name)
@@ -142,7 +143,7 @@ def window_asset(entity: Entity, naming: Naming = DEFAULT_NAMING) -> dg.AssetsDe
             return _snapshot_run(context, entity, naming, store)
         portabilling: PortaBillingResource = naming.resource(context, "portabilling")
         started = time.time()
-        with portabilling.get_client() as client:
+        with failing_for_table(entity.name), portabilling.get_client() as client:
             merge = extract_window(client, store, entity, _utc_today(), context.log.info)
         if entity.events:
             _requeue_applied_since(context, naming, started, entity.name)
@@ -185,7 +186,7 @@ def daily_asset(
         day = date.fromisoformat(context.partition_key)
         portabilling: PortaBillingResource = naming.resource(context, "portabilling")
         store = naming.resource(context, "storage").get_store()
-        with portabilling.get_client() as client:
+        with failing_for_table(entity.name), portabilling.get_client() as client:
             extraction = extract_day(client, store, entity, parent, day, context.log.info)
         uri = store.table_uri(entity.name, day.isoformat())
         return _result(context, naming, entity.table, extraction, uri, exact_total=True)

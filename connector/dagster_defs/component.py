@@ -16,10 +16,10 @@ schedule, sensor and resource name, so several servers sit side by side in one c
 import re
 from collections.abc import Sequence
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import dagster as dg
-from pydantic import ConfigDict, Field, FiniteFloat, PositiveInt
+from pydantic import ConfigDict, Field, FiniteFloat, PositiveInt, model_validator
 
 from connector.dagster_defs.naming import Naming
 from connector.dagster_defs.project import (
@@ -40,6 +40,7 @@ from connector.entities.declared import COLUMN_TYPES, declared_entity, without_c
 
 ENV_TEMPLATE = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = r"^[a-z][a-z0-9_]*$"
+BUILT_IN_NAMES = ", ".join(entity.name for entity in BUILT_IN)
 ColumnType = Literal["int", "money", "date", "datetime", "flag", "json", "text"]
 
 
@@ -89,6 +90,8 @@ Automation = Annotated[
 
 class Connection(dg.Resolvable, dg.Model):
     """Where and how to reach the PortaBilling server."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # no secret in errors
 
     url: Setting = Field(description="Base URL of the PortaBilling web server.")
     login: Setting = Field(description="API user login.")
@@ -143,23 +146,33 @@ class DateFilterSpec(dg.Resolvable, dg.Model):
 
 
 class Table(dg.Resolvable, dg.Model):
-    """A built-in table by `name`, or a declared one: `name`, `method`, `list_key`, `key`."""
+    """A built-in table by `name`, or any paged list method: `name`, `method`, `list_key`, `key`."""
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)  # resolved policies
 
-    name: str = Field(pattern=NAME, description="Table name (a built-in one, or a new one).")
+    name: str = Field(
+        pattern=NAME, description=f"A built-in table ({BUILT_IN_NAMES}) or a new one."
+    )
     method: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z]\w*/\w+$",
         description="Declared tables: the list method, `Service/method`.",
     )
-    list_key: str | None = Field(default=None, description="The answer's list of rows.")
-    key: str | None = Field(default=None, description="The integer key column of a row.")
-    description: str | None = Field(default=None, description="What the table holds.")
-    columns: dict[str, ColumnType] = Field(
-        default={}, description=f"Column types: {', '.join(COLUMN_TYPES)}."
+    list_key: str | None = Field(
+        default=None, description="Declared tables: the answer's list of rows (`tariff_list`)."
     )
-    date_filter: DateFilterSpec | None = Field(default=None, description="A date filter.")
+    key: str | None = Field(
+        default=None, description="Declared tables: the integer key column of a row (`i_tariff`)."
+    )
+    description: str | None = Field(default=None, description="Declared tables: what it holds.")
+    columns: dict[str, ColumnType] = Field(
+        default={},
+        description=f"Declared tables: column types ({', '.join(COLUMN_TYPES)}); "
+        "other fields are typed as they come.",
+    )
+    date_filter: DateFilterSpec | None = Field(
+        default=None, description="Declared tables: a date filter; runs merge a recent window."
+    )
     exclude_columns: list[str] = Field(
         default=[], description="Columns kept out of files, metadata, previews and events."
     )
@@ -168,29 +181,45 @@ class Table(dg.Resolvable, dg.Model):
     freshness_policy: Freshness = None
     automation_condition: Automation = None
 
-    def entity(self) -> Entity:
-        """The table's entity: the built-in one, or one declared by these attributes."""
+    def mistakes(self) -> dict[str, str]:
+        """Attribute -> what is wrong with it; empty when the table is well declared."""
         if self.method is None:
+            stray = {
+                f: "only for declared tables (with a method)" for f in DECLARED if getattr(self, f)
+            }
             if self.name not in BUILT_IN:
-                raise ValueError(f"table {self.name}: not built in, and no method declared")
-            entity = BUILT_IN[self.name]
-        else:
-            entity = declared_entity(self.name, self._list_method(), self.columns, self.description)
-        return without_columns(entity, self.exclude_columns)
+                return {"method": f"{self.name} is not built in ({BUILT_IN_NAMES}): declare it"}
+            return stray
+        missing = {
+            f: "a declared table needs it" for f in ("list_key", "key") if not getattr(self, f)
+        }
+        if self.name in BUILT_IN:
+            missing["name"] = f"{self.name} is a built-in table: choose another name"
+        return missing
 
-    def _list_method(self) -> ListMethod:
-        missing = [n for n in ("list_key", "key") if getattr(self, n) is None]
-        if missing:
-            raise ValueError(f"table {self.name}: a declared table needs {' and '.join(missing)}")
-        service, method = str(self.method).split("/")
+    def entity(self) -> Entity:
+        """The table's entity, built in or declared, its excluded columns kept out."""
+        return without_columns(self._declared(), self.exclude_columns)
+
+    def _declared(self) -> Entity:
+        if self.method is None:
+            return BUILT_IN[self.name]
+        service, method = self.method.split("/")
         window = self.date_filter
         dates = DateFilter(window.after, window.before) if window else None
-        return ListMethod(service, method, str(self.list_key), str(self.key), dates)
+        listed = ListMethod(service, method, str(self.list_key), str(self.key), dates)
+        days = window.window_days if window else 0
+        return declared_entity(self.name, listed, self.columns, self.description, days)
+
+
+DECLARED = ("list_key", "key", "description", "columns", "date_filter")
 
 
 @dg.scaffold_with(PortaBillingScaffolder)
 class PortaBillingComponent(dg.Component, dg.Resolvable, dg.Model):
     """One PortaBilling server: its tables as assets with checks, jobs, schedules and sensors."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)  # no secret in errors
 
     name: str = Field(pattern=NAME, description="Instance name, in every job/resource name.")
     connection: Connection = Field(description="Where and how to reach the server.")
@@ -216,6 +245,18 @@ class PortaBillingComponent(dg.Component, dg.Resolvable, dg.Model):
     )
     owners: list[str] = Field(default=[], description="Owners of every table's asset.")
     tags: dict[str, str] = Field(default={}, description="Tags of every table's asset.")
+
+    @model_validator(mode="after")
+    def _tables_are_well_declared(self) -> Self:
+        """Refuse a table's mistakes when the YAML loads, naming the attribute's path."""
+        mistakes = [
+            f"attributes.tables[{i}].{field}: {why}"
+            for i, table in enumerate(self.tables or [])
+            for field, why in table.mistakes().items()
+        ]
+        if mistakes:
+            raise ValueError("; ".join(mistakes))
+        return self
 
     @property
     def translator(self) -> PortaBillingTranslator:
