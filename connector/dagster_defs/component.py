@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Self
 import dagster as dg
 from pydantic import ConfigDict, Field, FiniteFloat, PositiveInt, model_validator
 
+from connector.api.settings import describe
 from connector.dagster_defs.naming import Naming
 from connector.dagster_defs.project import (
     DEFAULT_SENSOR_INTERVAL_S,
@@ -70,22 +71,18 @@ OptionalSetting = Annotated[
         description="A value, or `{{ env.NAME }}`: then read from the environment at run time.",
     ),
 ]
-Freshness = Annotated[
-    dg.FreshnessPolicy | None,
-    dg.Resolver.default(
-        model_field_type=str | None,
-        description="A freshness policy, e.g. "
-        "`{{ dg.FreshnessPolicy.time_window(fail_window=datetime.timedelta(hours=26)) }}`.",
-    ),
-]
+Freshness = Annotated[dg.FreshnessPolicy | None, dg.Resolver.default(model_field_type=str | None)]
 Automation = Annotated[
-    dg.AutomationCondition | None,
-    dg.Resolver.default(
-        model_field_type=str | None,
-        description="Materialize on this condition, e.g. "
-        "`{{ dg.AutomationCondition.on_cron('0 2 * * *') }}`.",
-    ),
+    dg.AutomationCondition | None, dg.Resolver.default(model_field_type=str | None)
 ]
+
+
+def _setting(name: str) -> Any:
+    """An optional tuning field described as `ClientSettings` describes it."""
+    return Field(default=None, description=describe(name))
+
+
+PositiveFinite = Annotated[FiniteFloat, Field(gt=0)]
 
 
 class Connection(dg.Resolvable, dg.Model):
@@ -106,22 +103,14 @@ class Connection(dg.Resolvable, dg.Model):
 
 
 class Tuning(dg.Resolvable, dg.Model):
-    """The client's knobs (unset: the defaults of `ClientSettings`)."""
+    """The client's knobs (unset: the defaults `ClientSettings` declares, as in the README)."""
 
-    page_size: PositiveInt | None = Field(default=None, description="Rows per list page.")
-    max_concurrency: PositiveInt | None = Field(
-        default=None, description="Requests in flight per run step."
-    )
-    timeout_s: FiniteFloat | None = Field(default=None, gt=0, description="Read timeout.")
-    attempt_deadline_s: FiniteFloat | None = Field(
-        default=None, gt=0, description="One attempt's whole answer within this."
-    )
-    retry_budget_s: FiniteFloat | None = Field(
-        default=None, gt=0, description="One call retries transport trouble this long."
-    )
-    refresh_margin_s: FiniteFloat | None = Field(
-        default=None, gt=0, description="Refresh the token this long before it expires."
-    )
+    page_size: PositiveInt | None = _setting("page_size")
+    max_concurrency: PositiveInt | None = _setting("max_concurrency")
+    timeout_s: PositiveFinite | None = _setting("timeout_s")
+    attempt_deadline_s: PositiveFinite | None = _setting("attempt_deadline_s")
+    retry_budget_s: PositiveFinite | None = _setting("retry_budget_s")
+    refresh_margin_s: PositiveFinite | None = _setting("refresh_margin_s")
     max_in_flight: PositiveInt | None = Field(
         default=None, description="Requests in flight to this server over a whole machine."
     )
@@ -178,8 +167,16 @@ class Table(dg.Resolvable, dg.Model):
     )
     owners: list[str] | None = Field(default=None, description="Owners of this table's asset.")
     tags: dict[str, str] = Field(default={}, description="Tags of this table's asset.")
-    freshness_policy: Freshness = None
-    automation_condition: Automation = None
+    freshness_policy: Freshness = Field(
+        default=None,
+        description="This table's freshness policy, e.g. "
+        "`{{ dg.FreshnessPolicy.time_window(fail_window=datetime.timedelta(hours=26)) }}`.",
+    )
+    automation_condition: Automation = Field(
+        default=None,
+        description="Also materialize this table on a condition, e.g. "
+        "`{{ dg.AutomationCondition.on_cron('0 4 * * *') }}`.",
+    )
 
     def mistakes(self) -> dict[str, str]:
         """Attribute -> what is wrong with it; empty when the table is well declared."""
