@@ -74,7 +74,8 @@ def _entity_asset(
         case FullSnapshot():
             return snapshot_asset(entity, naming)
         case DailyPartitions():
-            return daily_asset(entity, entities[entity.upstream[0]], partitions_def, naming)
+            parent = entities[entity.upstream[0]] if entity.upstream else None
+            return daily_asset(entity, parent, partitions_def, naming)
         case RecentWindow():
             return window_asset(entity, naming)
 
@@ -175,11 +176,11 @@ def _requeue_applied_since(
 
 def daily_asset(
     entity: Entity,
-    parent: Entity,
+    parent: Entity | None,
     partitions_def: dg.DailyPartitionsDefinition,
     naming: Naming = DEFAULT_NAMING,
 ) -> dg.AssetsDefinition:
-    """Daily partitions: one partition holds the rows of one UTC day, listed per parent row."""
+    """Daily partitions: one partition holds the rows of one UTC day (listed per parent row)."""
 
     @dg.asset(partitions_def=partitions_def, **_asset_args(entity, naming))
     def _daily(context: dg.AssetExecutionContext) -> dg.MaterializeResult:

@@ -36,12 +36,23 @@ from connector.dagster_defs.resources import (
 )
 from connector.dagster_defs.scaffold import PortaBillingScaffolder
 from connector.dagster_defs.translator import PortaBillingTableProps, PortaBillingTranslator
-from connector.entities import BUILT_IN, DateFilter, Entity, ListMethod, Registry
+from connector.entities import (
+    BUILT_IN,
+    DailyPartitions,
+    DateFilter,
+    Entity,
+    FullSnapshot,
+    ListMethod,
+    RecentWindow,
+    Registry,
+)
+from connector.entities.declaration import API_DATETIME, Refresh
 from connector.entities.declared import COLUMN_TYPES, declared_entity, without_columns
 
 ENV_TEMPLATE = re.compile(r"\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 NAME = r"^[a-z][a-z0-9_]*$"
 BUILT_IN_NAMES = ", ".join(entity.name for entity in BUILT_IN)
+DATE_FORMATS = {"datetime": API_DATETIME, "date": "%Y-%m-%d"}
 ColumnType = Literal["int", "money", "date", "datetime", "flag", "json", "text"]
 
 
@@ -127,11 +138,28 @@ class Schedules(dg.Resolvable, dg.Model):
 
 
 class DateFilterSpec(dg.Resolvable, dg.Model):
-    """The list method's parameters bounding a time range; each run merges a recent window."""
+    """The list method's parameters bounding a time range (`after <= t < before`, UTC)."""
 
     after: str = Field(description="Parameter of the range's start, e.g. `from_date`.")
     before: str = Field(description="Parameter of the range's end, e.g. `to_date`.")
-    window_days: PositiveInt = Field(default=60, description="Days re-read by each run.")
+    format: Literal["datetime", "date"] = Field(
+        default="datetime", description="`YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` values."
+    )
+    refresh: Literal["daily_partitions", "recent_window"] = Field(
+        default="daily_partitions",
+        description="One partition per UTC day (`date=YYYY-MM-DD`, in the daily job), or each "
+        "snapshot-job run re-reads the last `window_days` and merges them by key.",
+    )
+    window_days: PositiveInt = Field(default=60, description="Days a recent window re-reads.")
+
+    def date_filter(self) -> DateFilter:
+        return DateFilter(self.after, self.before, DATE_FORMATS[self.format])
+
+    def mode(self) -> Refresh:
+        """How a table with this filter refreshes."""
+        if self.refresh == "daily_partitions":
+            return DailyPartitions()
+        return RecentWindow(self.window_days)
 
 
 class Table(dg.Resolvable, dg.Model):
@@ -203,10 +231,10 @@ class Table(dg.Resolvable, dg.Model):
             return BUILT_IN[self.name]
         service, method = self.method.split("/")
         window = self.date_filter
-        dates = DateFilter(window.after, window.before) if window else None
+        dates = window.date_filter() if window else None
         listed = ListMethod(service, method, str(self.list_key), str(self.key), dates)
-        days = window.window_days if window else 0
-        return declared_entity(self.name, listed, self.columns, self.description, days)
+        refresh = window.mode() if window else FullSnapshot()
+        return declared_entity(self.name, listed, self.columns, refresh, self.description)
 
 
 DECLARED = ("list_key", "key", "description", "columns", "date_filter")

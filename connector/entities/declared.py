@@ -1,21 +1,15 @@
 """Entities declared in configuration: any paged list method as a table, and columns kept out.
 
 A declared table names its list method, list key and key column, optionally the method's date
-filter (then each run re-reads a recent window and merges it by key) and the types of the columns
-that need one (money, date, datetime, flag, int, json, text); other fields the API sends are typed
-as they arrive, like fields the API adds to a built-in table.
+filter (then it is read a UTC day at a time, or re-reads a recent window merged by key), and the
+types of the columns that need one (money, date, datetime, flag, int, json, text); other fields
+the API sends are typed as they arrive, like fields the API adds to a built-in table.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from connector.entities.declaration import (
-    Entity,
-    FullSnapshot,
-    ListMethod,
-    RecentWindow,
-    Refresh,
-)
+from connector.entities.declaration import Entity, ListMethod, Refresh
 from connector.store.tables import (
     Column,
     TableSpec,
@@ -43,12 +37,11 @@ def declared_entity(
     name: str,
     method: ListMethod,
     columns: Mapping[str, str],
+    refresh: Refresh,
     description: str | None = None,
-    window_days: int = 60,
 ) -> Entity:
-    """An entity listed by `method`; a date filter on it makes it a recent window merged by key."""
+    """An entity listed by `method`, refreshed as `refresh` says (others need a date filter)."""
     typed = {method.key: "int", **columns}
-    refresh: Refresh = RecentWindow(window_days) if method.date_filter else FullSnapshot()
     return Entity(
         table=TableSpec(name=name, key=method.key, columns=tuple(_columns(method, typed))),
         description=description or f"`{method.service}/{method.method}`, declared in YAML.",

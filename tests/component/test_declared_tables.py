@@ -9,6 +9,8 @@ import pytest
 from connector.dagster_defs.component import PortaBillingComponent
 from connector.emulator import Emulator, EmulatorConfig
 from tests.conftest import TEST_RELEASE
+from tests.e2e.test_extraction import assert_equal_to_truth
+from tests.e2e.test_recent_window import DOCUMENT_TABLE, issued
 
 CONNECTION = (
     'connection: {url: "{{ env.PB_URL }}", login: "{{ env.PB_LOGIN }}", '
@@ -95,3 +97,29 @@ def test_secrets_from_the_environment_stay_environment_variables(
     resource = defs.resources["portabilling_t"]
     assert resource.password == dg.EnvVar("PB_PASSWORD")
     assert "never-shown-7f3a" not in repr(resource)
+
+
+DOCUMENTS = (
+    "  - name: documents\n"
+    "    method: Document/get_document_list\n"
+    "    list_key: document_list\n"
+    "    key: i_document\n"
+    "    columns: {issue_date: date}\n"
+    "    date_filter: {after: issued_after, before: issued_before, format: date}\n"
+)
+
+
+def test_a_declared_table_with_a_date_filter_is_read_a_day_at_a_time(tmp_path: Path) -> None:
+    config = EmulatorConfig(customers=2, accounts=3, release=TEST_RELEASE)
+    day = issued(4).isoformat()
+    with Emulator(config, extra_tables=[DOCUMENT_TABLE]) as emu, pytest.MonkeyPatch.context() as mp:
+        for name, value in (("PB_URL", emu.url), ("PB_LOGIN", emu.login)):
+            mp.setenv(name, value)
+        mp.setenv("PB_PASSWORD", emu.password)
+        documents = component(DOCUMENTS, tmp_path)
+        job = dg.build_defs_for_component(documents).resolve_job_def("portabilling_t_xdrs_job")
+        assert job.execute_in_process(partition_key=day).success
+        truth = [r for r in emu.truth.table("documents") if r["issue_date"] == day]
+    [table] = documents.tables or []
+    assert len(truth) == 1
+    assert_equal_to_truth(table.entity().table, tmp_path / "documents" / f"date={day}", truth)
