@@ -188,7 +188,7 @@ class Table(dg.Resolvable, dg.Model):
         "other fields are typed as they come.",
     )
     date_filter: DateFilterSpec | None = Field(
-        default=None, description="Declared tables: a date filter; runs merge a recent window."
+        default=None, description="Declared tables: a date filter (daily partitions by default)."
     )
     exclude_columns: list[str] = Field(
         default=[], description="Columns kept out of files, metadata, previews and events."
