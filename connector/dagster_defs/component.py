@@ -64,23 +64,12 @@ def _resolve_setting(context: dg.ResolutionContext, raw: str | None) -> str | dg
     return dg.EnvVar(named.group(1)) if named else context.resolve_value(raw, as_type=str)
 
 
+# Connection settings: a value, or `{{ env.NAME }}` read from the environment at run time.
 Setting = Annotated[
-    Any,
-    dg.Resolver(
-        _resolve_setting,
-        inject_before_resolve=False,
-        model_field_type=str,
-        description="A value, or `{{ env.NAME }}`: then read from the environment at run time.",
-    ),
+    Any, dg.Resolver(_resolve_setting, inject_before_resolve=False, model_field_type=str)
 ]
 OptionalSetting = Annotated[
-    Any,
-    dg.Resolver(
-        _resolve_setting,
-        inject_before_resolve=False,
-        model_field_type=str | None,
-        description="A value, or `{{ env.NAME }}`: then read from the environment at run time.",
-    ),
+    Any, dg.Resolver(_resolve_setting, inject_before_resolve=False, model_field_type=str | None)
 ]
 Freshness = Annotated[dg.FreshnessPolicy | None, dg.Resolver.default(model_field_type=str | None)]
 Automation = Annotated[
@@ -88,7 +77,7 @@ Automation = Annotated[
 ]
 
 
-def _setting(name: str) -> Any:
+def _tuning(name: str) -> Any:
     """An optional tuning field described as `ClientSettings` describes it."""
     return Field(default=None, description=describe(name))
 
@@ -116,12 +105,12 @@ class Connection(dg.Resolvable, dg.Model):
 class Tuning(dg.Resolvable, dg.Model):
     """The client's knobs (unset: the defaults `ClientSettings` declares, as in the README)."""
 
-    page_size: PositiveInt | None = _setting("page_size")
-    max_concurrency: PositiveInt | None = _setting("max_concurrency")
-    timeout_s: PositiveFinite | None = _setting("timeout_s")
-    attempt_deadline_s: PositiveFinite | None = _setting("attempt_deadline_s")
-    retry_budget_s: PositiveFinite | None = _setting("retry_budget_s")
-    refresh_margin_s: PositiveFinite | None = _setting("refresh_margin_s")
+    page_size: PositiveInt | None = _tuning("page_size")
+    max_concurrency: PositiveInt | None = _tuning("max_concurrency")
+    timeout_s: PositiveFinite | None = _tuning("timeout_s")
+    attempt_deadline_s: PositiveFinite | None = _tuning("attempt_deadline_s")
+    retry_budget_s: PositiveFinite | None = _tuning("retry_budget_s")
+    refresh_margin_s: PositiveFinite | None = _tuning("refresh_margin_s")
     max_in_flight: PositiveInt | None = Field(
         default=None, description="Requests in flight to this server over a whole machine."
     )
@@ -208,19 +197,22 @@ class Table(dg.Resolvable, dg.Model):
 
     def mistakes(self) -> dict[str, str]:
         """Attribute -> what is wrong with it; empty when the table is well declared."""
+        if self.method is None and self.name not in BUILT_IN:
+            return {"method": f"{self.name} is not built in ({BUILT_IN_NAMES}): declare it"}
         if self.method is None:
-            stray = {
+            found = {
                 f: "only for declared tables (with a method)" for f in DECLARED if getattr(self, f)
             }
-            if self.name not in BUILT_IN:
-                return {"method": f"{self.name} is not built in ({BUILT_IN_NAMES}): declare it"}
-            return stray
-        missing = {
-            f: "a declared table needs it" for f in ("list_key", "key") if not getattr(self, f)
-        }
-        if self.name in BUILT_IN:
-            missing["name"] = f"{self.name} is a built-in table: choose another name"
-        return missing
+            key: str | None = BUILT_IN[self.name].table.key
+        else:
+            needed = ("list_key", "key")
+            found = {f: "a declared table needs it" for f in needed if not getattr(self, f)}
+            if self.name in BUILT_IN:
+                found["name"] = f"{self.name} is a built-in table: choose another name"
+            key = self.key
+        if key in self.exclude_columns:
+            found["exclude_columns"] = f"the key {key} cannot be excluded"
+        return found
 
     def entity(self) -> Entity:
         """The table's entity, built in or declared, its excluded columns kept out."""

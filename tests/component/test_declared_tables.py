@@ -81,6 +81,10 @@ def test_a_declared_table_the_server_does_not_answer_fails_naming_it(
             "  - {name: customers, method: Customer/get_customer_list, list_key: l, key: k}\n",
             "attributes.tables[0].name: customers is a built-in table",
         ),
+        (
+            "  - name: customers\n  - {name: accounts, exclude_columns: [email, i_account]}\n",
+            "attributes.tables[1].exclude_columns: the key i_account cannot be excluded",
+        ),
     ],
 )
 def test_a_yaml_mistake_fails_loading_naming_the_attribute(tables: str, path: str) -> None:
