@@ -8,14 +8,22 @@ import pytest
 
 from connector.dagster_defs.component import PortaBillingComponent
 from connector.emulator import Emulator, EmulatorConfig
-from tests.conftest import TEST_RELEASE
+from tests.conftest import TEST_RELEASE, legacy_for
 from tests.e2e.test_extraction import assert_equal_to_truth
 from tests.e2e.test_recent_window import DOCUMENT_TABLE, issued
 
 CONNECTION = (
     'connection: {url: "{{ env.PB_URL }}", login: "{{ env.PB_LOGIN }}", '
-    'password: "{{ env.PB_PASSWORD }}"}'
+    "password: \"{{ env.PB_PASSWORD }}\", legacy_auth: \"{{ env('PB_LEGACY_API', 'false') }}\"}"
 )
+
+
+def point_at(emulator: Emulator, mp: pytest.MonkeyPatch) -> None:
+    """The environment `CONNECTION` reads, for `emulator`."""
+    mp.setenv("PB_URL", emulator.url)
+    mp.setenv("PB_LOGIN", emulator.login)
+    mp.setenv("PB_PASSWORD", emulator.password)
+    mp.setenv("PB_LEGACY_API", str(legacy_for(emulator)).lower())
 
 
 def component(tables: str, data_dir: Path | str = "./data") -> PortaBillingComponent:
@@ -31,9 +39,7 @@ def emulator() -> Iterator[Emulator]:
         Emulator(EmulatorConfig(customers=2, accounts=5, release=TEST_RELEASE)) as emu,
         pytest.MonkeyPatch.context() as mp,
     ):
-        mp.setenv("PB_URL", emu.url)
-        mp.setenv("PB_LOGIN", emu.login)
-        mp.setenv("PB_PASSWORD", emu.password)
+        point_at(emu, mp)
         yield emu
 
 
@@ -117,9 +123,7 @@ def test_a_declared_table_with_a_date_filter_is_read_a_day_at_a_time(tmp_path: P
     config = EmulatorConfig(customers=2, accounts=3, release=TEST_RELEASE)
     day = issued(4).isoformat()
     with Emulator(config, extra_tables=[DOCUMENT_TABLE]) as emu, pytest.MonkeyPatch.context() as mp:
-        for name, value in (("PB_URL", emu.url), ("PB_LOGIN", emu.login)):
-            mp.setenv(name, value)
-        mp.setenv("PB_PASSWORD", emu.password)
+        point_at(emu, mp)
         documents = component(DOCUMENTS, tmp_path)
         job = dg.build_defs_for_component(documents).resolve_job_def("portabilling_t_xdrs_job")
         assert job.execute_in_process(partition_key=day).success

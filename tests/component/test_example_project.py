@@ -11,7 +11,7 @@ import pytest
 from connector.emulator import Emulator, EmulatorConfig
 from connector.entities import ACCOUNTS, CUSTOMERS
 from connector.entities.declared import without_columns
-from tests.conftest import TEST_RELEASE
+from tests.conftest import TEST_RELEASE, legacy_for
 from tests.e2e.test_extraction import assert_equal_to_truth
 from tests.e2e.test_new_entity import TARIFF_TABLE, TARIFFS
 
@@ -27,6 +27,7 @@ def _environment(name: str, emulator: Emulator, data: Path) -> dict[str, str]:
         f"{prefix}_LOGIN": emulator.login,
         f"{prefix}_PASSWORD": emulator.password,
         f"{prefix}_DATA_DIR": str(data / name),
+        f"{prefix}_LEGACY_API": str(legacy_for(emulator)).lower(),
     }
 
 

@@ -13,7 +13,7 @@ from connector.entities import BUILT_IN
 from connector.events.auth import BasicAuth
 from connector.events.receiver import EventReceiver
 from connector.events.store import EventStore
-from tests.component.test_declared_tables import component
+from tests.component.test_declared_tables import component, point_at
 from tests.conftest import TEST_RELEASE
 
 WEBHOOK = ("espf", "hook-secret")
@@ -25,9 +25,7 @@ def test_excluded_columns_are_not_in_the_events_variables(
 ) -> None:
     config = EmulatorConfig(customers=2, accounts=4, release=TEST_RELEASE)
     with Emulator(config) as emu:
-        for name, value in (("PB_URL", emu.url), ("PB_LOGIN", emu.login)):
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("PB_PASSWORD", emu.password)
+        point_at(emu, monkeypatch)
         i_account = int(emu.truth.accounts()[0]["i_account"])
         variables = {"i_event": 7, "i_account": i_account, "email": "a@b.c", "firstname": "Ann"}
         with (
