@@ -24,7 +24,9 @@ from pydantic import ConfigDict, Field, FiniteFloat, PositiveInt, model_validato
 from connector.api.settings import describe
 from connector.dagster_defs.naming import Naming
 from connector.dagster_defs.project import (
+    DEFAULT_DAILY_HOUR,
     DEFAULT_SENSOR_INTERVAL_S,
+    DEFAULT_SNAPSHOT_CRON,
     DEFAULT_XDR_START,
     Instance,
     instance_defs,
@@ -119,8 +121,12 @@ class Tuning(dg.Resolvable, dg.Model):
 class Schedules(dg.Resolvable, dg.Model):
     """When the instance's jobs run (schedules are defined stopped)."""
 
-    snapshot_cron: str = Field(default="0 2 * * *", description="Snapshot job, cron in UTC.")
-    daily_hour: int = Field(default=3, ge=0, le=23, description="Daily job's hour (UTC).")
+    snapshot_cron: str = Field(
+        default=DEFAULT_SNAPSHOT_CRON, description="Snapshot job, cron in UTC."
+    )
+    daily_hour: int = Field(
+        default=DEFAULT_DAILY_HOUR, ge=0, le=23, description="Daily job's hour (UTC)."
+    )
     events_sensor_interval_s: PositiveInt = Field(
         default=DEFAULT_SENSOR_INTERVAL_S, description="Minimum interval of the events sensor."
     )

@@ -38,6 +38,8 @@ SNAPSHOT_JOB = DEFAULT_NAMING.name("snapshot_job")
 XDRS_JOB = DEFAULT_NAMING.name("xdrs_job")
 EVENTS_JOB = DEFAULT_NAMING.name("events_job")
 DEFAULT_SENSOR_INTERVAL_S = 30
+DEFAULT_SNAPSHOT_CRON = "0 2 * * *"  # UTC
+DEFAULT_DAILY_HOUR = 3  # UTC: yesterday's partition
 # Both jobs that write accounts/customers carry this tag: a run-queue tag limit of 1 on it keeps
 # them from overlapping across machines (docs/deploy.md), where table locks cannot reach.
 WRITES_ENTITY_TABLES = {"portabilling/writes": "entity-tables"}
@@ -59,8 +61,8 @@ class Instance:
     entities: Registry = BUILT_IN
     naming: Naming = DEFAULT_NAMING
     sensor_interval_s: int = DEFAULT_SENSOR_INTERVAL_S
-    snapshot_cron: str = "0 2 * * *"
-    daily_hour: int = 3
+    snapshot_cron: str = DEFAULT_SNAPSHOT_CRON
+    daily_hour: int = DEFAULT_DAILY_HOUR
     spec: Callable[[dg.AssetSpec], dg.AssetSpec] = lambda spec: spec  # owners, tags, freshness
 
 
