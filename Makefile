@@ -24,8 +24,8 @@ test-legacy: $(STAMP)  ## the whole suite against a pre-MR101 emulator, clients 
 	PORTABILLING_TEST_RELEASE=legacy $(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check connector tests benchmarks docs definitions.py
-	$(BIN)/ruff format --check connector tests benchmarks docs definitions.py
+	$(BIN)/ruff check connector tests benchmarks docs examples definitions.py
+	$(BIN)/ruff format --check connector tests benchmarks docs examples definitions.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

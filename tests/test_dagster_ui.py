@@ -7,7 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,17 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def graphql(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`dagster-webserver` on the project's definitions; its GraphQL URL once it serves."""
+    with serving("definitions", REPO, tmp_path_factory.mktemp("dagster_home")) as url:
+        yield url
+
+
+@contextmanager
+def serving(module: str, cwd: Path, home: Path) -> Iterator[str]:
+    """`dagster-webserver -m module` in `cwd`; its GraphQL URL once it serves."""
     port = free_port()
-    home = tmp_path_factory.mktemp("dagster_home")
     server = subprocess.Popen(
-        [str(WEBSERVER), "-m", "definitions", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO,
+        [str(WEBSERVER), "-m", module, "-h", "127.0.0.1", "-p", str(port)],
+        cwd=cwd,
         env={**os.environ, "DAGSTER_HOME": str(home)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,  # not DEVNULL: with stdout on /dev/null it never starts serving

@@ -16,11 +16,9 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from connector.dagster_defs.resources import (
-    EventStoreResource,
-    ParquetStorageResource,
-    PortaBillingResource,
-)
+from connector.dagster_defs.failures import failing_for_table
+from connector.dagster_defs.naming import DEFAULT_NAMING, Naming
+from connector.dagster_defs.resources import EventStoreResource, PortaBillingResource
 from connector.entities import DailyPartitions, Entity, FullSnapshot, RecentWindow, Registry
 from connector.events.store import DEAD
 from connector.store.storage import TableStore, UpsertResult
@@ -44,22 +42,22 @@ DEAD_LETTERS_CHECK = "no_dead_lettered_events"
 
 def asset_key(table: str) -> dg.AssetKey:
     """`portabilling/<table>`."""
-    return dg.AssetKey(["portabilling", table])
+    return DEFAULT_NAMING.asset_key(table)
 
 
-def _keys_check_spec(spec: TableSpec) -> dg.AssetCheckSpec:
+def _keys_check_spec(spec: TableSpec, naming: Naming) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         KEYS_CHECK,
-        asset=asset_key(spec.name),
+        asset=naming.asset_key(spec.name),
         blocking=True,
         description=f"Every row has a {spec.key} and no {spec.key} appears twice.",
     )
 
 
-def _check_specs(spec: TableSpec) -> list[dg.AssetCheckSpec]:
-    key = asset_key(spec.name)
+def _check_specs(spec: TableSpec, naming: Naming) -> list[dg.AssetCheckSpec]:
+    key = naming.asset_key(spec.name)
     return [
-        _keys_check_spec(spec),
+        _keys_check_spec(spec, naming),
         dg.AssetCheckSpec(
             TOTAL_CHECK,
             asset=key,
@@ -69,69 +67,73 @@ def _check_specs(spec: TableSpec) -> list[dg.AssetCheckSpec]:
 
 
 def entity_assets(
-    entities: Registry, partitions_def: dg.DailyPartitionsDefinition
+    entities: Registry,
+    partitions_def: dg.DailyPartitionsDefinition,
+    naming: Naming = DEFAULT_NAMING,
 ) -> list[dg.AssetsDefinition]:
     """One asset per entity, built as its refresh mode says."""
-    return [_entity_asset(entity, entities, partitions_def) for entity in entities]
+    return [_entity_asset(entity, entities, partitions_def, naming) for entity in entities]
 
 
 def _entity_asset(
-    entity: Entity, entities: Registry, partitions_def: dg.DailyPartitionsDefinition
+    entity: Entity,
+    entities: Registry,
+    partitions_def: dg.DailyPartitionsDefinition,
+    naming: Naming,
 ) -> dg.AssetsDefinition:
     match entity.refresh:
         case FullSnapshot():
-            return snapshot_asset(entity)
+            return snapshot_asset(entity, naming)
         case DailyPartitions():
-            return daily_asset(entity, entities[entity.upstream[0]], partitions_def)
+            parent = entities[entity.upstream[0]] if entity.upstream else None
+            return daily_asset(entity, parent, partitions_def, naming)
         case RecentWindow():
-            return window_asset(entity)
+            return window_asset(entity, naming)
 
 
-def _asset_args(entity: Entity) -> dict[str, Any]:
-    """What every entity's asset declares: key, checks, lineage, described columns."""
+def _resource_keys(naming: Naming) -> set[str]:
+    return {naming.portabilling, naming.storage, naming.events_store}
+
+
+def _asset_args(entity: Entity, naming: Naming) -> dict[str, Any]:
+    """What every entity's asset declares: key, checks, lineage, described columns, resources."""
     upstream = [*entity.upstream, *([EVENTS.name] if entity.events else [])]
     return {
-        "key": asset_key(entity.name),
+        "key": naming.asset_key(entity.name),
         "group_name": GROUP,
         "kinds": {"parquet", "portabilling"},
         "pool": POOL,
-        "check_specs": _check_specs(entity.table),
-        "deps": [asset_key(name) for name in upstream],
+        "check_specs": _check_specs(entity.table, naming),
+        "deps": [naming.asset_key(name) for name in upstream],
+        "required_resource_keys": _resource_keys(naming),
         "description": entity.description,
         "metadata": {"dagster/column_schema": column_schema(entity.table)},
     }
 
 
-def snapshot_asset(entity: Entity) -> dg.AssetsDefinition:
+def snapshot_asset(entity: Entity, naming: Naming = DEFAULT_NAMING) -> dg.AssetsDefinition:
     """A full-snapshot asset of an entity listed by one list method."""
 
-    @dg.asset(**_asset_args(entity))
-    def _snapshot(
-        context: dg.AssetExecutionContext,
-        portabilling: PortaBillingResource,
-        storage: ParquetStorageResource,
-        events_store: EventStoreResource,
-    ) -> dg.MaterializeResult:
-        return _snapshot_run(context, entity, portabilling, storage.get_store(), events_store)
+    @dg.asset(**_asset_args(entity, naming))
+    def _snapshot(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        store = naming.resource(context, "storage").get_store()
+        return _snapshot_run(context, entity, naming, store)
 
     return _snapshot
 
 
 def _snapshot_run(
-    context: dg.AssetExecutionContext,
-    entity: Entity,
-    portabilling: PortaBillingResource,
-    store: TableStore,
-    events_store: EventStoreResource,
+    context: dg.AssetExecutionContext, entity: Entity, naming: Naming, store: TableStore
 ) -> dg.MaterializeResult:
     """Replace the entity's table with a full snapshot; events applied meanwhile apply again."""
+    portabilling: PortaBillingResource = naming.resource(context, "portabilling")
     started = time.time()
-    with portabilling.get_client() as client:
+    with failing_for_table(entity.name), portabilling.get_client() as client:
         extraction = extract_snapshot(client, store, entity, context.log.info)
     if entity.events:
-        _requeue_applied_since(context, events_store, started, entity.name)
+        _requeue_applied_since(context, naming, started, entity.name)
     uri = store.table_uri(entity.name)
-    return _result(context, entity.table, extraction, uri, exact_total=False)
+    return _result(context, naming, entity.table, extraction, uri, exact_total=False)
 
 
 class WindowConfig(dg.Config):
@@ -140,32 +142,28 @@ class WindowConfig(dg.Config):
     full_snapshot: bool = False  # replace the whole table instead of merging the window
 
 
-def window_asset(entity: Entity) -> dg.AssetsDefinition:
+def window_asset(entity: Entity, naming: Naming = DEFAULT_NAMING) -> dg.AssetsDefinition:
     """Re-read the entity's recent window and merge it by key; a full snapshot on request.
 
     The first run, with no table yet, is a full snapshot too.
     """
 
-    @dg.asset(**_asset_args(entity))
-    def _window(
-        context: dg.AssetExecutionContext,
-        config: WindowConfig,
-        portabilling: PortaBillingResource,
-        storage: ParquetStorageResource,
-        events_store: EventStoreResource,
-    ) -> dg.MaterializeResult:
-        store = storage.get_store()
+    @dg.asset(**_asset_args(entity, naming))
+    def _window(context: dg.AssetExecutionContext, config: WindowConfig) -> dg.MaterializeResult:
+        store = naming.resource(context, "storage").get_store()
         if config.full_snapshot or store.schema(entity.name) is None:
-            return _snapshot_run(context, entity, portabilling, store, events_store)
+            return _snapshot_run(context, entity, naming, store)
+        portabilling: PortaBillingResource = naming.resource(context, "portabilling")
         started = time.time()
-        with portabilling.get_client() as client:
+        with failing_for_table(entity.name), portabilling.get_client() as client:
             merge = extract_window(client, store, entity, _utc_today(), context.log.info)
         if entity.events:
-            _requeue_applied_since(context, events_store, started, entity.name)
+            _requeue_applied_since(context, naming, started, entity.name)
         uri = store.table_uri(entity.name)
         window = {"window_rows": merge.listed.rows, **_change_metadata(merge.change)}
         return _result(
             context,
+            naming,
             entity.table,
             merge.listed,
             uri,
@@ -177,9 +175,10 @@ def window_asset(entity: Entity) -> dg.AssetsDefinition:
 
 
 def _requeue_applied_since(
-    context: dg.AssetExecutionContext, events_store: EventStoreResource, since: float, kind: str
+    context: dg.AssetExecutionContext, naming: Naming, since: float, kind: str
 ) -> None:
     """Events applied while the snapshot scanned may have been overwritten: apply them again."""
+    events_store: EventStoreResource = naming.resource(context, "events_store")
     with events_store.get_store() as events_db:
         requeued = events_db.requeue_done_since(since, kind)
     if requeued:
@@ -187,31 +186,31 @@ def _requeue_applied_since(
 
 
 def daily_asset(
-    entity: Entity, parent: Entity, partitions_def: dg.DailyPartitionsDefinition
+    entity: Entity,
+    parent: Entity | None,
+    partitions_def: dg.DailyPartitionsDefinition,
+    naming: Naming = DEFAULT_NAMING,
 ) -> dg.AssetsDefinition:
-    """Daily partitions: one partition holds the rows of one UTC day, listed per parent row."""
+    """Daily partitions: one partition holds the rows of one UTC day (listed per parent row)."""
 
-    @dg.asset(partitions_def=partitions_def, **_asset_args(entity))
-    def _daily(
-        context: dg.AssetExecutionContext,
-        portabilling: PortaBillingResource,
-        storage: ParquetStorageResource,
-    ) -> dg.MaterializeResult:
+    @dg.asset(partitions_def=partitions_def, **_asset_args(entity, naming))
+    def _daily(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         day = date.fromisoformat(context.partition_key)
-        store = storage.get_store()
-        with portabilling.get_client() as client:
+        portabilling: PortaBillingResource = naming.resource(context, "portabilling")
+        store = naming.resource(context, "storage").get_store()
+        with failing_for_table(entity.name), portabilling.get_client() as client:
             extraction = extract_day(client, store, entity, parent, day, context.log.info)
         uri = store.table_uri(entity.name, day.isoformat())
-        return _result(context, entity.table, extraction, uri, exact_total=True)
+        return _result(context, naming, entity.table, extraction, uri, exact_total=True)
 
     return _daily
 
 
-def events_asset(entities: Registry) -> dg.AssetsDefinition:
+def events_asset(entities: Registry, naming: Naming = DEFAULT_NAMING) -> dg.AssetsDefinition:
     """The events asset: materializing it applies every pending event to the registry's tables."""
 
     @dg.asset(
-        key=asset_key(EVENTS.name),
+        key=naming.asset_key(EVENTS.name),
         group_name=GROUP,
         kinds={"parquet", "portabilling"},
         pool=POOL,
@@ -221,15 +220,13 @@ def events_asset(entities: Registry) -> dg.AssetsDefinition:
             "be applied is dead-lettered (`portabilling events dead-letter`)."
         ),
         metadata={"dagster/column_schema": column_schema(EVENTS)},
-        check_specs=[_keys_check_spec(EVENTS)],
+        check_specs=[_keys_check_spec(EVENTS, naming)],
+        required_resource_keys=_resource_keys(naming),
     )
-    def events(
-        context: dg.AssetExecutionContext,
-        portabilling: PortaBillingResource,
-        storage: ParquetStorageResource,
-        events_store: EventStoreResource,
-    ) -> dg.MaterializeResult:
-        tables = storage.get_store()
+    def events(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        portabilling: PortaBillingResource = naming.resource(context, "portabilling")
+        events_store: EventStoreResource = naming.resource(context, "events_store")
+        tables = naming.resource(context, "storage").get_store()
         with events_store.get_store() as store:
             batch = store.claim_pending(context.run.run_id)
             try:
@@ -243,7 +240,7 @@ def events_asset(entities: Registry) -> dg.AssetsDefinition:
             store.complete(context.run.run_id)
             dead_total = store.counts()[DEAD]
         _log_dead_letters(context, applied.dead)
-        _log_tables_changed(context, applied)
+        _log_tables_changed(context, naming, applied)
         change = applied.tables[EVENTS.name]
         published = tables.read(EVENTS.name) or EVENTS.schema.empty_table()
         return dg.MaterializeResult(
@@ -258,41 +255,50 @@ def events_asset(entities: Registry) -> dg.AssetsDefinition:
                 "entities_reread": len(batch.entities),
                 "duration_s": round(applied.seconds, 3),
             },
-            check_results=[_table_keys_check(EVENTS, published)],
+            check_results=[_table_keys_check(naming.asset_key(EVENTS.name), EVENTS, published)],
         )
 
     return events
 
 
-def _log_tables_changed(context: dg.AssetExecutionContext, applied: Applied) -> None:
+def _log_tables_changed(
+    context: dg.AssetExecutionContext, naming: Naming, applied: Applied
+) -> None:
     """A materialization of each entity table the events changed in place."""
     for name, change in applied.tables.items():
         if name != EVENTS.name:
             context.log_event(
                 dg.AssetMaterialization(
-                    asset_key=asset_key(name),
+                    asset_key=naming.asset_key(name),
                     description=f"{applied.events} provisioning events applied in place",
                     metadata={"dagster/row_count": change.rows, **_change_metadata(change)},
                 )
             )
 
 
-@dg.asset_check(
-    asset=asset_key(EVENTS.name),
-    name=DEAD_LETTERS_CHECK,
-    description=(
-        "Warns while dead-lettered events wait in the event store: list and requeue them with "
-        "`portabilling events dead-letter [--requeue]`."
-    ),
-)
-def dead_letters_check(events_store: EventStoreResource) -> dg.AssetCheckResult:
-    with events_store.get_store() as store:
-        dead = store.counts()[DEAD]
-    return dg.AssetCheckResult(
-        passed=dead == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={"dead_lettered": dead},
+def dead_letters_check(naming: Naming = DEFAULT_NAMING) -> dg.AssetChecksDefinition:
+    """Warns while dead-lettered events wait in the instance's event store."""
+
+    @dg.asset_check(
+        asset=naming.asset_key(EVENTS.name),
+        name=DEAD_LETTERS_CHECK,
+        description=(
+            "Warns while dead-lettered events wait in the event store: list and requeue them "
+            "with `portabilling events dead-letter [--requeue]`."
+        ),
+        required_resource_keys={naming.events_store},
     )
+    def _dead_letters(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        events_store: EventStoreResource = naming.resource(context, "events_store")
+        with events_store.get_store() as store:
+            dead = store.counts()[DEAD]
+        return dg.AssetCheckResult(
+            passed=dead == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"dead_lettered": dead},
+        )
+
+    return _dead_letters
 
 
 def _utc_today() -> date:
@@ -314,6 +320,7 @@ def _change_metadata(change: UpsertResult) -> dict[str, int]:
 
 def _result(
     context: dg.AssetExecutionContext,
+    naming: Naming,
     spec: TableSpec,
     extraction: Extraction,
     uri: str,
@@ -326,7 +333,7 @@ def _result(
             f"{extraction.table}: the API sent new fields, the schema widened with "
             f"{extraction.added_fields}"
         )
-    spec_key = asset_key(extraction.table)
+    spec_key = naming.asset_key(extraction.table)
     return dg.MaterializeResult(
         metadata={**_metadata(spec, extraction, uri), **(extra or {})},
         check_results=[
@@ -358,12 +365,12 @@ def _newest(table: pa.Table) -> list[dict[str, Any]]:
     return table.slice(max(0, table.num_rows - PREVIEW_ROWS)).to_pylist()
 
 
-def _table_keys_check(spec: TableSpec, table: pa.Table) -> dg.AssetCheckResult:
+def _table_keys_check(key: dg.AssetKey, spec: TableSpec, table: pa.Table) -> dg.AssetCheckResult:
     """The keys check over a whole published table."""
     keys = table[spec.key]
     distinct = pc.count_distinct(keys).as_py()
     return dg.AssetCheckResult(
-        asset_key=asset_key(spec.name),
+        asset_key=key,
         check_name=KEYS_CHECK,
         passed=keys.null_count == 0 and distinct == table.num_rows,
         metadata={"rows": table.num_rows, "distinct_keys": distinct, "null_keys": keys.null_count},

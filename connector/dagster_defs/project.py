@@ -2,7 +2,8 @@
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -11,7 +12,8 @@ import dagster as dg
 from connector.api.auth import REALMS
 from connector.api.errors import ConfigurationError
 from connector.api.settings import environment_variables
-from connector.dagster_defs.assets import asset_key, dead_letters_check, entity_assets, events_asset
+from connector.dagster_defs.assets import dead_letters_check, entity_assets, events_asset
+from connector.dagster_defs.naming import DEFAULT_NAMING, Naming
 from connector.dagster_defs.resources import (
     EventStoreResource,
     ParquetStorageResource,
@@ -28,14 +30,17 @@ from connector.entities import (
     Registry,
 )
 from connector.events.store import default_events_db_path
+from connector.store.tables import EVENTS
 
 DEFAULT_XDR_START = "2024-01-01"
 DEFAULT_DATA_DIR = "./data"
-SNAPSHOT_JOB = "portabilling_snapshot_job"
-XDRS_JOB = "portabilling_xdrs_job"
-EVENTS_JOB = "portabilling_events_job"
+SNAPSHOT_JOB = DEFAULT_NAMING.name("snapshot_job")
+XDRS_JOB = DEFAULT_NAMING.name("xdrs_job")
+EVENTS_JOB = DEFAULT_NAMING.name("events_job")
 DEFAULT_SENSOR_INTERVAL_S = 30
 DEFAULT_OWNERS = "team:data-platform"  # shown in the UI; PORTABILLING_OWNERS names yours
+DEFAULT_SNAPSHOT_CRON = "0 2 * * *"  # UTC
+DEFAULT_DAILY_HOUR = 3  # UTC: yesterday's partition
 # Both jobs that write accounts/customers carry this tag: a run-queue tag limit of 1 on it keeps
 # them from overlapping across machines (docs/deploy.md), where table locks cannot reach.
 WRITES_ENTITY_TABLES = {"portabilling/writes": "entity-tables"}
@@ -46,82 +51,132 @@ EXECUTORS = {"in_process": dg.in_process_executor, "multiprocess": dg.multiproce
 TUNING = {**environment_variables(), "PORTABILLING_MAX_IN_FLIGHT": "max_in_flight"}
 
 
+@dataclass(frozen=True)
+class Instance:
+    """One PortaBilling server's definitions: its resources, tables, names and schedules."""
+
+    portabilling: PortaBillingResource
+    storage: ParquetStorageResource
+    events_store: EventStoreResource
+    xdr_start: date
+    entities: Registry = BUILT_IN
+    naming: Naming = DEFAULT_NAMING
+    sensor_interval_s: int = DEFAULT_SENSOR_INTERVAL_S
+    snapshot_cron: str = DEFAULT_SNAPSHOT_CRON
+    daily_hour: int = DEFAULT_DAILY_HOUR
+    spec: Callable[[dg.AssetSpec], dg.AssetSpec] = lambda spec: spec  # owners, tags, freshness
+
+
 def build_defs(
     environ: Mapping[str, str] = os.environ, entities: Registry = BUILT_IN
 ) -> dg.Definitions:
-    """Assets, checks, jobs, schedules and resources; secrets stay `EnvVar`s until run time."""
-    entities = entities.with_window_days(window_days(environ, entities))
+    """The environment's one instance; secrets stay `EnvVar`s until run time."""
+    named_owners = owners(environ)
+    instance = Instance(
+        portabilling=portabilling_resource(environ),
+        storage=ParquetStorageResource(
+            data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
+        ),
+        events_store=EventStoreResource(path=default_events_db_path(environ)),
+        xdr_start=xdr_start_date(environ),
+        entities=entities.with_window_days(window_days(environ, entities)),
+        spec=lambda spec: spec.replace_attributes(owners=named_owners),
+        sensor_interval_s=int(parse_number(environ, "PORTABILLING_EVENTS_SENSOR_INTERVAL_S"))
+        if environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
+        else DEFAULT_SENSOR_INTERVAL_S,
+    )
+    return dg.Definitions.merge(instance_defs(instance), dg.Definitions(executor=executor(environ)))
+
+
+def instance_defs(instance: Instance) -> dg.Definitions:
+    """Assets, checks, jobs, schedules, sensors and resources of one instance."""
+    naming, entities = instance.naming, instance.entities
     partitions = dg.DailyPartitionsDefinition(
-        start_date=xdr_start_date(environ).isoformat(), timezone="UTC"
+        start_date=instance.xdr_start.isoformat(), timezone="UTC"
     )
-    assets = {a.key: a for a in entity_assets(entities, partitions)}
-    events = events_asset(entities)
-    snapshots = entities.refreshed_by(FullSnapshot, RecentWindow)
-    daily = entities.refreshed_by(DailyPartitions)
-    snapshot_job = dg.define_asset_job(
-        SNAPSHOT_JOB,
-        selection=_selection(assets, snapshots),
-        description=f"{_snapshots(entities)}.",
-        tags=WRITES_ENTITY_TABLES,
-    )
-    daily_job = dg.define_asset_job(
-        XDRS_JOB,
-        selection=_selection(assets, daily),
-        description=f"One UTC day of {_names(daily)}.",
-    )
+    built = [*entity_assets(entities, partitions, naming), events_asset(entities, naming)]
+    assets = {a.key: a.map_asset_specs(instance.spec) for a in built}
     events_job = dg.define_asset_job(
-        EVENTS_JOB,
-        selection=dg.AssetSelection.assets(events),
+        naming.name("events_job"),
+        selection=dg.AssetSelection.assets(assets[naming.asset_key(EVENTS.name)]),
         description=f"Apply pending provisioning events to {_names(_routed(entities))} in place.",
         tags=WRITES_ENTITY_TABLES,
     )
-    interval = environ.get("PORTABILLING_EVENTS_SENSOR_INTERVAL_S")
-    owned = dg.map_asset_specs(
-        lambda spec: spec.replace_attributes(owners=owners(environ)), [*assets.values(), events]
-    )
+    scheduled = [*_snapshot_schedule(instance, assets), *_daily_schedule(instance, assets)]
     return dg.Definitions(
-        executor=executor(environ),
-        assets=owned,
-        asset_checks=[dead_letters_check],
-        jobs=[snapshot_job, daily_job, events_job],
+        assets=list(assets.values()),
+        asset_checks=[dead_letters_check(naming)],
+        jobs=[*(job for job, _ in scheduled), events_job],
         sensors=[
-            events_sensor(
-                EVENTS_JOB,
-                int(parse_number(environ, "PORTABILLING_EVENTS_SENSOR_INTERVAL_S"))
-                if interval
-                else DEFAULT_SENSOR_INTERVAL_S,
-            ),
-            *session_logout_sensors(),
+            events_sensor(events_job.name, instance.sensor_interval_s, naming),
+            *session_logout_sensors(naming),
         ],
-        schedules=[
-            dg.ScheduleDefinition(
-                name="portabilling_daily_snapshot",
-                job=snapshot_job,
-                cron_schedule="0 2 * * *",
-                execution_timezone="UTC",
-                description=f"{_snapshots(entities)}, every day at 02:00 UTC.",
-            ),
-            dg.build_schedule_from_partitioned_job(
-                daily_job,
-                name="portabilling_daily_xdrs",
-                hour_of_day=3,
-                description=f"Yesterday's partition of {_names(daily)} every day at 03:00 UTC.",
-            ),
-        ],
+        schedules=[schedule for _, schedule in scheduled],
         resources={
-            "portabilling": portabilling_resource(environ),
-            "storage": ParquetStorageResource(
-                data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
-            ),
-            "events_store": EventStoreResource(path=default_events_db_path(environ)),
+            naming.portabilling: instance.portabilling,
+            naming.storage: instance.storage,
+            naming.events_store: instance.events_store,
         },
     )
 
 
-def _selection(
-    assets: Mapping[dg.AssetKey, dg.AssetsDefinition], entities: list[Entity]
-) -> dg.AssetSelection:
-    return dg.AssetSelection.assets(*(assets[asset_key(entity.name)] for entity in entities))
+Assets = Mapping[dg.AssetKey, dg.AssetsDefinition]
+# Asset jobs and their schedules (Dagster's types for both are not public).
+Scheduled = list[tuple[Any, Any]]
+
+
+def _snapshot_schedule(instance: Instance, assets: Assets) -> Scheduled:
+    """The snapshot job on its schedule, if any entity is refreshed by snapshots or windows."""
+    entities, naming = instance.entities, instance.naming
+    snapshots = entities.refreshed_by(FullSnapshot, RecentWindow)
+    if not snapshots:
+        return []
+    job = dg.define_asset_job(
+        naming.name("snapshot_job"),
+        selection=_selection(assets, snapshots, naming),
+        description=f"{_snapshots(entities)}.",
+        tags=WRITES_ENTITY_TABLES,
+    )
+    return [
+        (
+            job,
+            dg.ScheduleDefinition(
+                name=naming.name("daily_snapshot"),
+                job=job,
+                cron_schedule=instance.snapshot_cron,
+                execution_timezone="UTC",
+                description=f"{_snapshots(entities)}, on `{instance.snapshot_cron}` (UTC).",
+            ),
+        )
+    ]
+
+
+def _daily_schedule(instance: Instance, assets: Assets) -> Scheduled:
+    """The daily-partitions job on its schedule, if any entity is read a day at a time."""
+    naming, daily = instance.naming, instance.entities.refreshed_by(DailyPartitions)
+    if not daily:
+        return []
+    job = dg.define_asset_job(
+        naming.name("xdrs_job"),
+        selection=_selection(assets, daily, naming),
+        description=f"One UTC day of {_names(daily)}.",
+    )
+    return [
+        (
+            job,
+            dg.build_schedule_from_partitioned_job(
+                job,
+                name=naming.name("daily_xdrs"),
+                hour_of_day=instance.daily_hour,
+                description=f"Yesterday's partition of {_names(daily)} every day at "
+                f"{instance.daily_hour:02d}:00 UTC.",
+            ),
+        )
+    ]
+
+
+def _selection(assets: Assets, entities: list[Entity], naming: Naming) -> dg.AssetSelection:
+    return dg.AssetSelection.assets(*(assets[naming.asset_key(e.name)] for e in entities))
 
 
 def _names(entities: list[Entity]) -> str:

@@ -5,9 +5,10 @@ from collections.abc import Callable
 
 import dagster as dg
 
+from connector.dagster_defs.naming import DEFAULT_NAMING, Naming
 from connector.dagster_defs.resources import EventStoreResource
 
-SENSOR_NAME = "portabilling_events_sensor"
+SENSOR_NAME = DEFAULT_NAMING.name("events_sensor")
 ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -17,7 +18,9 @@ ACTIVE = [
 ]
 
 
-def events_sensor(job_name: str, interval_s: int) -> dg.SensorDefinition:
+def events_sensor(
+    job_name: str, interval_s: int, naming: Naming = DEFAULT_NAMING
+) -> dg.SensorDefinition:
     """Request a run of the job `job_name` when events are pending and no run of it is active.
 
     Runs are serialized: one run applies every event pending at its start. The run key is the
@@ -26,14 +29,17 @@ def events_sensor(job_name: str, interval_s: int) -> dg.SensorDefinition:
     """
 
     @dg.sensor(
-        name=SENSOR_NAME,
+        name=naming.name("events_sensor"),
         job_name=job_name,
         minimum_interval_seconds=interval_s,
         description="Applies provisioning events received by `portabilling webhook`.",
+        required_resource_keys={naming.events_store},
     )
     def _sensor(
-        context: dg.SensorEvaluationContext, events_store: EventStoreResource
+        context: dg.SensorEvaluationContext, **_resources: object
     ) -> dg.SensorResult | dg.SkipReason:
+        # A direct call (`sensor(context)`) also passes the required resources by key.
+        events_store: EventStoreResource = naming.resource(context, "events_store")
         with events_store.get_store() as store:
             _release_claims_of_dead_runs(context.instance, store.claimed_runs(), store.release)
             if _has_active_run(context.instance, job_name):

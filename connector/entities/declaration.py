@@ -156,7 +156,7 @@ class Entity:
             raise ValueError(f"entity {self.name}: events name it by {unknown}, not columns")
         if not isinstance(self.refresh, FullSnapshot) and self.list_method.date_filter is None:
             raise ValueError(f"entity {self.name}: {self.refresh} needs a date filter")
-        if isinstance(self.source, PerParent) != isinstance(self.refresh, DailyPartitions):
+        if isinstance(self.source, PerParent) and not isinstance(self.refresh, DailyPartitions):
             raise ValueError(f"entity {self.name}: a fan-out per parent is read a day at a time")
 
     @property

@@ -118,27 +118,47 @@ def extract_day(
     client: PortaBillingClient,
     store: TableStore,
     entity: Entity,
-    parent: Entity,
+    parent: Entity | None,
     day: date,
     log: Log,
 ) -> Extraction:
-    """Replace one daily partition: the rows of that UTC day, listed per row of `parent`."""
-    source = entity.source
-    date_filter = entity.list_method.date_filter
-    if not isinstance(source, PerParent) or date_filter is None:
-        raise ValueError(f"entity {entity.name} is not listed per parent and day")
-    parents = _scan(client, parent.list_method, None)
-    ids = [int(row[parent.table.key]) for page in parents.pages() for row in page]
+    """Replace one daily partition: the rows of that UTC day (listed per row of `parent`)."""
+    date_filter, source = entity.list_method.date_filter, entity.source
+    if date_filter is None:
+        raise ValueError(f"entity {entity.name} has no date filter to read a day with")
     start = datetime(day.year, day.month, day.day)
     window = date_filter.params(start, start + timedelta(days=1))
+    partition = day.isoformat()
+    progress = ProgressLog(f"{entity.name} {partition}", log)
+    if isinstance(source, ListMethod):
+        scan = _scan(client, source, progress, window)
+        return _publish(client, store, entity.table, partition, scan.pages(), lambda: scan.report)
+    if parent is None:
+        raise ValueError(f"entity {entity.name} is listed per row of a parent")
+    return _day_per_parent(client, store, entity.table, source, parent, partition, window, progress)
+
+
+def _day_per_parent(
+    client: PortaBillingClient,
+    store: TableStore,
+    spec: TableSpec,
+    source: PerParent,
+    parent: Entity,
+    day: str,
+    window: dict[str, str],
+    progress: ProgressLog,
+) -> Extraction:
+    """One day listed once per row of `parent` (e.g. xDRs per customer), side by side."""
+    parents = _scan(client, parent.list_method, None)
+    ids = [int(row[parent.table.key]) for page in parents.pages() for row in page]
     fan = source.method.fan_out(
         client.send,
         [{source.parent_id: i, **window} for i in ids],
         page_size=client.settings.page_size,
         concurrency=client.settings.max_concurrency,
-        on_progress=ProgressLog(f"{entity.name} {day.isoformat()}", log),
+        on_progress=progress,
     )
-    extraction = _publish(client, store, entity.table, day.isoformat(), fan, lambda: fan.report)
+    extraction = _publish(client, store, spec, day, fan, lambda: fan.report)
     extraction.scan.requests += parents.report.requests
     return extraction
 
@@ -202,9 +222,11 @@ def _scan(
     client: PortaBillingClient,
     method: ListMethod,
     on_progress: Callable[[Progress], None] | None,
+    params: dict[str, Any] | None = None,
 ) -> ListScan:
     return method.scan(
         client.send,
+        params,
         page_size=client.settings.page_size,
         concurrency=client.settings.max_concurrency,
         on_progress=on_progress,

@@ -8,7 +8,7 @@ and its row replaced; one the API no longer has leaves the table. No Dagster her
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -105,11 +105,18 @@ def apply_batch(
     stored = events.events(batch.i_events)
     dead = {e.i_event: failed[ref] for e in stored for ref in e.entities if ref in failed}
     records = {e.i_event: _event_record(e) for e in stored if e.i_event not in dead}
-    rows, unconvertible = _convert(EVENTS, tables, records, extracted_at)
-    changed[EVENTS.name] = tables.upsert(EVENTS, rows)
+    spec = events_spec(entities)
+    rows, unconvertible = _convert(spec, tables, records, extracted_at)
+    changed[EVENTS.name] = tables.upsert(spec, rows)
     dead.update(unconvertible)
     _dead_letter(events, dead)
     return Applied(len(stored) - len(dead), changed, clock() - started, dead)
+
+
+def events_spec(entities: Registry) -> TableSpec:
+    """The events table, its variables also free of every field an entity's table keeps out."""
+    kept_out = frozenset().union(*(entity.table.secret_fields for entity in entities))
+    return replace(EVENTS, secret_fields=EVENTS.secret_fields | kept_out)
 
 
 def _apply_entities(
