@@ -2,14 +2,16 @@
 
 PYTHONPATH=. python benchmarks/xdr_volume.py                 # 10,000 customers, 1,000,000 xDRs
 PYTHONPATH=. python benchmarks/xdr_volume.py --customers 1000 --accounts 2000 --xdrs 50000
+PYTHONPATH=. python benchmarks/xdr_volume.py --table vendor_xdrs  # the same xDRs, per vendor
 
 The emulator (`--xdrs-per-day`: 1% of the customers hold half the day's xDRs, 9% the rest, the
-others none) runs in its own process with per-request latency. Each round runs, in turn,
-`dagster asset materialize --select portabilling/xdrs --partition DAY` (peak RSS of the whole
-process tree) and `benchmarks/xdr_raw.py` (the same calls, page size and concurrency). Reports
-wall time, the extraction phase (the asset's `duration_s`: the per-customer xDR calls, converted
-and written, after the customers are listed) against the raw client's xDR calls alone, peak
-memory, the requests served and the requests each customer without xDRs cost.
+others none; each xDR also carried by one of 5 vendors) runs in its own process with per-request
+latency. Each round runs, in turn, `dagster asset materialize --select portabilling/TABLE
+--partition DAY` (peak RSS of the whole process tree) and `benchmarks/xdr_raw.py` (the same calls,
+page size and concurrency). Reports wall time, the extraction phase (the asset's `duration_s`: the
+per-parent xDR calls, converted and written, after the parents are listed) against the raw
+client's xDR calls alone, peak memory, the requests served and, for `xdrs`, the requests each
+customer without xDRs cost.
 """
 
 import argparse
@@ -34,16 +36,25 @@ from benchmarks.compare.contenders import (
     prepare_kept_instance,
 )
 from benchmarks.compare.emulator import EmulatorProcess
+from benchmarks.xdr_raw import Calls
 
 DAY = date(2024, 1, 1)  # the emulator's first day
 TIMEOUT_S = 600.0
 MB = 1024 * 1024
-OUT = REPO / "benchmarks" / "out" / "xdr_volume.json"
+TABLES = {
+    "xdrs": Calls(
+        "Customer/get_customer_list", "customer_list", "i_customer", "Customer/get_customer_xdrs"
+    ),
+    "vendor_xdrs": Calls(
+        "Vendor/get_vendor_list", "vendor_list", "i_vendor", "Vendor/get_xdr_list"
+    ),
+}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="benchmarks/xdr_volume.py", description=__doc__)
     add = parser.add_argument
+    add("--table", choices=sorted(TABLES), default="xdrs", help="the asset, one partition")
     add("--customers", type=int, default=10_000)
     add("--accounts", type=int, default=20_000, help="accounts over those customers")
     add("--xdrs", type=int, default=1_000_000, help="xDRs billed in the day")
@@ -51,14 +62,17 @@ def parse_args() -> argparse.Namespace:
     add("--concurrency", type=int, default=8, help="requests in flight, both contenders")
     add("--page-size", type=int, default=1000, help="rows per page, both contenders")
     add("--rounds", type=int, default=1)
-    add("--out", type=Path, default=OUT, help="raw results (JSON, in an ignored folder)")
-    return parser.parse_args()
+    add("--out", type=Path, help="raw results (JSON, in an ignored folder)")
+    args = parser.parse_args()
+    args.out = args.out or REPO / "benchmarks" / "out" / f"xdr_volume_{args.table}.json"
+    return args
 
 
 def ours(url: str, work: Path, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     """`dagster asset materialize` of the day's partition, on the kept Dagster instance."""
     command = [str(Path(sys.executable).parent / "dagster"), "asset", "materialize"]
-    command += ["-m", "definitions", "--select", "portabilling/xdrs", "--partition", str(DAY)]
+    command += ["-m", "definitions", "--select", f"portabilling/{args.table}"]
+    command += ["--partition", str(DAY)]
     env = ALL["ours"].env(url, work)
     env["PORTABILLING_PAGE_SIZE"] = str(args.page_size)
     env["PORTABILLING_MAX_CONCURRENCY"] = str(args.concurrency)
@@ -68,7 +82,7 @@ def ours(url: str, work: Path, args: argparse.Namespace) -> tuple[list[str], dic
 def raw(url: str, work: Path, args: argparse.Namespace) -> tuple[list[str], dict[str, str]]:
     """The raw client, same calls, page size and concurrency."""
     command = [sys.executable, str(REPO / "benchmarks" / "xdr_raw.py"), url, LOGIN, PASSWORD]
-    command += [str(args.concurrency), str(args.page_size), str(DAY)]
+    command += [str(args.concurrency), str(args.page_size), str(DAY), *TABLES[args.table]]
     return command, {**ALL["ceiling8"].env(url, work), "PYTHONPATH": str(REPO)}
 
 
@@ -82,8 +96,8 @@ def run_one(
         command, env = (ours if name == "ours" else raw)(emulator.url, work, args)
         result = measure.run(command, env, REPO, TIMEOUT_S)
         if name == "ours":
-            rows = parquet_rows(work / "data" / "xdrs")
-            phase_s = extraction_metadata(KEPT_DAGSTER_HOME, "xdrs")["seconds"]
+            rows = parquet_rows(work / "data" / args.table)
+            phase_s = extraction_metadata(KEPT_DAGSTER_HOME, args.table)["seconds"]
         else:
             answer = json.loads(result.stdout.strip().splitlines()[-1])
             rows, phase_s = int(answer["rows"]), float(answer["xdrs_s"])
@@ -95,7 +109,7 @@ def run_one(
         "peak_mb": round(result.peak_rss / MB),
         "rows": rows,
         "requests": served["total_requests"],
-        "xdr_requests": sum(calls.values()),
+        "xdr_requests": served["requests"].get(TABLES[args.table].xdr_method, 0),
         "max_in_flight": served["max_in_flight"],
         "empty_customers": len(empty),
         "empty_requests": sum(calls.get(c, 0) for c in empty),
@@ -106,7 +120,8 @@ def run_one(
 def summary(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
     """Medians per contender, and the extraction phase as a share of the raw client's speed."""
     lines = [
-        f"{args.customers:,} customers, {args.accounts:,} accounts, {args.xdrs:,} xDRs on {DAY}, "
+        f"{args.table}: {args.customers:,} customers, {args.accounts:,} accounts, "
+        f"{args.xdrs:,} xDRs on {DAY}, "
         f"{args.latency_ms:g} ms, concurrency {args.concurrency}, pages of {args.page_size}, "
         f"{args.rounds} round(s)"
     ]
@@ -136,7 +151,9 @@ def main() -> None:
     runs: list[dict[str, Any]] = []
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     with EmulatorProcess(args.accounts, args.latency_ms, REPO, config=config) as emulator:
-        empty = set(range(1, args.customers + 1)) - emulator.xdr_holders()
+        empty: set[int] = set()
+        if args.table == "xdrs":
+            empty = set(range(1, args.customers + 1)) - emulator.xdr_holders()
         for number in range(args.rounds):
             for name in ("ours", "raw") if number % 2 == 0 else ("raw", "ours"):
                 runs.append(run_one(name, emulator, args, empty))
