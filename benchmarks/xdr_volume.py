@@ -132,11 +132,16 @@ def summary(runs: list[dict[str, Any]], args: argparse.Namespace) -> str:
             k: statistics.median(run[k] for run in mine) for k in mine[0] if k != "contender"
         }
         m = medians[name]
+        empty = (
+            f"  empty customers {m['empty_customers']:,.0f}: {m['empty_requests']:,.0f} requests, "
+            f"{m['empty_not_one']:.0f} not exactly one"
+            if args.table == "xdrs"
+            else ""
+        )
         lines.append(
             f"  {name:<4} wall {m['wall_s']:7.2f} s  phase {m['phase_s']:7.2f} s  "
             f"peak {m['peak_mb']:5.0f} MB  rows {m['rows']:,.0f}  requests {m['requests']:,.0f} "
-            f"(xDR {m['xdr_requests']:,.0f})  empty customers {m['empty_customers']:,.0f}: "
-            f"{m['empty_requests']:,.0f} requests, {m['empty_not_one']:.0f} not exactly one"
+            f"(xDR {m['xdr_requests']:,.0f}){empty}"
         )
     ratio = medians["raw"]["phase_s"] / medians["ours"]["phase_s"]
     lines.append(f"  extraction phase at {ratio:.0%} of the raw client's speed")
