@@ -15,6 +15,7 @@ from connector.entities.declaration import (
     PerParent,
     RecentWindow,
 )
+from connector.entities.xdr_columns import CALL_COLUMNS
 from connector.store.tables import (
     TableSpec,
     date_col,
@@ -177,11 +178,7 @@ VENDOR_XDRS = Entity(
         columns=(
             int_col("i_xdr", "xDR id (one row per vendor xDR)."),
             int_col("i_vendor", "The vendor that carried the call."),
-            text_col("CLI", "Calling number."),
-            text_col("CLD", "Called number."),
-            time_col("connect_time", "When the call or session connected (UTC)."),
-            time_col("disconnect_time", "When it ended (UTC)."),
-            time_col("bill_time", "When it was billed (UTC); the partition's day."),
+            *CALL_COLUMNS,
             money_col("charged_amount", "The vendor's cost, in the vendor's currency."),
             text_col("iso_4217", "Currency code of the cost (ISO 4217)."),
             int_col("charged_quantity", "Quantity charged (seconds, messages, bytes...)."),

@@ -19,6 +19,7 @@ from connector.entities.declaration import (
     PerParent,
     Registry,
 )
+from connector.entities.xdr_columns import CALL_COLUMNS
 from connector.store.tables import (
     TableSpec,
     date_col,
@@ -109,11 +110,7 @@ XDRS = Entity(
         columns=(
             int_col("i_xdr", "xDR id (one row per xDR)."),
             int_col("i_account", "The account charged."),
-            text_col("CLI", "Calling number."),
-            text_col("CLD", "Called number."),
-            time_col("connect_time", "When the call or session connected (UTC)."),
-            time_col("disconnect_time", "When it ended (UTC)."),
-            time_col("bill_time", "When it was billed (UTC); the partition's day."),
+            *CALL_COLUMNS,
             int_col("unix_connect_time", "`connect_time` in Unix seconds."),
             int_col("unix_disconnect_time", "`disconnect_time` in Unix seconds."),
             money_col("charged_amount", "Amount charged, in the account's currency."),
