@@ -21,7 +21,8 @@ from connector.dagster_defs.naming import DEFAULT_NAMING, Naming
 from connector.dagster_defs.resources import EventStoreResource, PortaBillingResource
 from connector.entities import DailyPartitions, Entity, FullSnapshot, RecentWindow, Registry
 from connector.events.store import DEAD
-from connector.store.storage import TableStore, UpsertResult
+from connector.store.backend import UpsertResult
+from connector.store.storage import TableStore
 from connector.store.tables import EVENTS, TableSpec
 from connector.sync.extract import (
     PREVIEW_ROWS,

@@ -20,7 +20,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Any
 
@@ -31,6 +30,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from connector.store.arrowio import conform, table_schema, widened
+from connector.store.backend import PARQUET, UpsertResult
 from connector.store.locks import folder_lock, lock_path
 from connector.store.tables import TableSpec
 
@@ -46,18 +46,10 @@ ROW_GROUP_ROWS = 16_384
 SINK_BUFFER_BYTES = 1 << 20
 
 
-@dataclass(frozen=True)
-class UpsertResult:
-    """What an upsert changed, and the table's size after it."""
-
-    inserted: int
-    updated: int
-    deleted: int
-    rows: int
-
-
 class TableStore:
     """The Parquet tables under one root (local path or fsspec URL such as ``s3://b/p``)."""
+
+    format = PARQUET
 
     def __init__(
         self,

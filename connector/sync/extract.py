@@ -21,7 +21,8 @@ from connector.entities.declaration import Entity, ListMethod, PerParent, Recent
 from connector.scan.keyset import KeySet
 from connector.scan.paging import ListScan, Page, Progress, ScanReport
 from connector.store.arrowio import RecordConverter, conform
-from connector.store.storage import TableStore, UpsertResult
+from connector.store.backend import UpsertResult
+from connector.store.storage import TableStore
 from connector.store.tables import TableSpec
 
 PREVIEW_ROWS = 5

@@ -21,7 +21,8 @@ from connector.entities.declaration import Entity, LookupRead, Registry
 from connector.events.store import EventStore, PendingBatch
 from connector.events.types import EntityRef, StoredEvent
 from connector.store.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
-from connector.store.storage import TableStore, UpsertResult
+from connector.store.backend import UpsertResult
+from connector.store.storage import TableStore
 from connector.store.tables import EVENTS, TableSpec, event_record
 
 # What an event names an entity by: its integer key, or a text field such as a DID's number.

@@ -1,0 +1,35 @@
+"""Swap two folders of one local filesystem in a single step (Linux `renameat2` RENAME_EXCHANGE).
+
+Publishing a folder of several files (a bucketed table, a compacted day) this way means a reader
+lists either every old file or every new one, never a mix. Where the kernel or filesystem cannot
+exchange, `exchange_folders` returns False and the caller publishes file by file.
+"""
+
+import ctypes
+import errno
+import os
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+# What the kernel answers when it or the filesystem has no RENAME_EXCHANGE.
+_UNSUPPORTED = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
+
+try:
+    _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+except (AttributeError, OSError):  # not glibc, or glibc before 2.28
+    _renameat2 = None
+
+
+def exchange_folders(first: str, second: str) -> bool:
+    """Swap `first` and `second` (both must exist) atomically; False where unsupported."""
+    if _renameat2 is None:
+        return False
+    result = _renameat2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _UNSUPPORTED:
+        return False
+    raise OSError(code, f"cannot exchange {first} and {second}: {os.strerror(code)}")
