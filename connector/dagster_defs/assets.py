@@ -216,9 +216,11 @@ def events_asset(entities: Registry, naming: Naming = DEFAULT_NAMING) -> dg.Asse
         kinds={"parquet", "portabilling"},
         pool=POOL,
         description=(
-            "Provisioning events received by the webhook. Materializing it applies every pending "
-            "event: the named entities are re-read and updated in place. An event that cannot "
-            "be applied is dead-lettered (`portabilling events dead-letter`)."
+            "Provisioning events received by the webhook, appended by UTC day of receipt "
+            "(`date=YYYY-MM-DD`). Materializing it applies every pending event: the named "
+            "entities are re-read and updated in place, and the events' rows are appended "
+            "(the keys check covers the rows a run appends). An event that cannot be applied "
+            "is dead-lettered (`portabilling events dead-letter`)."
         ),
         metadata={"dagster/column_schema": column_schema(EVENTS)},
         check_specs=[_keys_check_spec(EVENTS, naming)],
@@ -242,21 +244,20 @@ def events_asset(entities: Registry, naming: Naming = DEFAULT_NAMING) -> dg.Asse
             dead_total = store.counts()[DEAD]
         _log_dead_letters(context, applied.dead)
         _log_tables_changed(context, naming, applied)
-        change = applied.tables[EVENTS.name]
-        published = tables.read(EVENTS.name) or EVENTS.schema.empty_table()
+        appended = applied.appended
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": change.rows,
-                "dagster/column_schema": column_schema(EVENTS, published.schema),
+                "dagster/column_schema": column_schema(EVENTS, appended.schema),
                 "dagster/uri": tables.table_uri(EVENTS.name),
-                "preview": dg.MetadataValue.md(markdown_preview(_newest(published))),
+                "preview": dg.MetadataValue.md(markdown_preview(_newest(appended))),
+                "events_appended": appended.num_rows,
                 "events_applied": applied.events,
                 "events_dead_lettered": len(applied.dead),
                 "dead_lettered_total": dead_total,
                 "entities_reread": len(batch.entities),
                 "duration_s": round(applied.seconds, 3),
             },
-            check_results=[_table_keys_check(naming.asset_key(EVENTS.name), EVENTS, published)],
+            check_results=[_table_keys_check(naming.asset_key(EVENTS.name), EVENTS, appended)],
         )
 
     return events
@@ -267,14 +268,13 @@ def _log_tables_changed(
 ) -> None:
     """A materialization of each entity table the events changed in place."""
     for name, change in applied.tables.items():
-        if name != EVENTS.name:
-            context.log_event(
-                dg.AssetMaterialization(
-                    asset_key=naming.asset_key(name),
-                    description=f"{applied.events} provisioning events applied in place",
-                    metadata={"dagster/row_count": change.rows, **_change_metadata(change)},
-                )
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=naming.asset_key(name),
+                description=f"{applied.events} provisioning events applied in place",
+                metadata={"dagster/row_count": change.rows, **_change_metadata(change)},
             )
+        )
 
 
 def dead_letters_check(naming: Naming = DEFAULT_NAMING) -> dg.AssetChecksDefinition:
@@ -316,7 +316,12 @@ def _log_dead_letters(context: dg.AssetExecutionContext, dead: dict[int, str]) -
 
 
 def _change_metadata(change: UpsertResult) -> dict[str, int]:
-    return {"inserted": change.inserted, "updated": change.updated, "deleted": change.deleted}
+    return {
+        "inserted": change.inserted,
+        "updated": change.updated,
+        "deleted": change.deleted,
+        "bytes_written": change.bytes_written,
+    }
 
 
 def _result(
@@ -362,12 +367,12 @@ def _metadata(spec: TableSpec, extraction: Extraction, uri: str) -> dict[str, An
 
 
 def _newest(table: pa.Table) -> list[dict[str, Any]]:
-    """The last rows appended (an upsert appends new keys at the end), newest last."""
+    """The last rows of a table, newest last."""
     return table.slice(max(0, table.num_rows - PREVIEW_ROWS)).to_pylist()
 
 
 def _table_keys_check(key: dg.AssetKey, spec: TableSpec, table: pa.Table) -> dg.AssetCheckResult:
-    """The keys check over a whole published table."""
+    """The keys check over the rows a run wrote."""
     keys = table[spec.key]
     distinct = pc.count_distinct(keys).as_py()
     return dg.AssetCheckResult(

@@ -24,12 +24,15 @@ EVENTS_DB_NAME = "_events.sqlite3"  # the `_` keeps it out of the tables
 DEFAULT_EVENTS_DB = os.path.join(DEFAULT_DATA_DIR, EVENTS_DB_NAME)
 PENDING, CLAIMED, DONE, DEAD = "pending", "claimed", "done", "dead"
 STATES = (PENDING, CLAIMED, DONE, DEAD)
+# `in_table`: an append holding the event may have been published (MAYBE), or it was (YES).
+MAYBE, YES = "maybe", "yes"
 MAX_ERROR_CHARS = 300
 # 1: the `dead` state with `error` and `dead_at`; no secret-named variables in stored rows.
 # 2: `entity_kind` is the entity's table name (`accounts`, no longer `account`).
 # 3: `entities`, a JSON array of `[kind, id]` (an event may name several; an id may be text),
 #    replaces `entity_kind` and `entity_id`.
-SCHEMA_VERSION = 3
+# 4: `in_table`, whether the event's row was appended to the events table (`maybe`, `yes`).
+SCHEMA_VERSION = 4
 # The kinds version 1 stored, by the table name they now go by.
 _V1_KINDS = {"account": "accounts", "customer": "customers"}
 # Version 0-2's one entity as a version 3 `entities` array (version 1's kinds renamed).
@@ -55,7 +58,8 @@ CREATE TABLE events (
     claimed_at REAL,
     done_at REAL,
     error TEXT,
-    dead_at REAL
+    dead_at REAL,
+    in_table TEXT CHECK (in_table IN ('maybe', 'yes'))
 )
 """
 # One index, on state alone: its entries follow seq (the rowid) within a state, so the backlog
@@ -174,7 +178,9 @@ class EventStore:
             if exists and self._version() < 1:
                 _migrate_v0(db)
             elif exists:
-                _migrate_v2(db)
+                if self._version() < 3:
+                    _migrate_v2(db)
+                _migrate_v3(db)
             else:
                 db.execute(_TABLE)
                 db.execute(_INDEX)
@@ -319,11 +325,19 @@ class EventStore:
         """The stored events among `i_events`, ordered by `i_event`."""
         sql = (
             "SELECT i_event, event_type, variables, entities, received_at, state,"
-            f" run_id FROM events WHERE i_event IN {_IDS} ORDER BY i_event"
+            f" run_id, in_table FROM events WHERE i_event IN {_IDS} ORDER BY i_event"
         )
         with self._read() as db:
             rows = db.execute(sql, (json.dumps(list(i_events)),)).fetchall()
         return [_stored_event(row) for row in rows]
+
+    def mark_in_table(self, i_events: Sequence[int], in_table: str) -> int:
+        """Record that the events' rows may be (`MAYBE`) or are (`YES`) in the events table."""
+        if in_table not in (MAYBE, YES):
+            raise ValueError(f"in_table must be {MAYBE!r} or {YES!r}")
+        sql = f"UPDATE events SET in_table = ? WHERE i_event IN {_IDS}"
+        with self._write() as db:
+            return db.execute(sql, (in_table, json.dumps(list(i_events)))).rowcount
 
     def counts(self) -> dict[str, int]:
         """The number of events per state (every state present, zero included)."""
@@ -416,6 +430,7 @@ def _migrate_v0(db: sqlite3.Connection) -> None:
     )
     db.execute("DROP TABLE events_v0")
     db.execute(_INDEX)
+    _mark_in_table(db)
     _scrub_secrets(db)
 
 
@@ -425,6 +440,18 @@ def _migrate_v2(db: sqlite3.Connection) -> None:
     db.execute(f"UPDATE events SET entities = {_V2_ENTITIES}")
     db.execute("ALTER TABLE events DROP COLUMN entity_kind")
     db.execute("ALTER TABLE events DROP COLUMN entity_id")
+
+
+def _migrate_v3(db: sqlite3.Connection) -> None:
+    """Add `in_table`."""
+    db.execute("ALTER TABLE events ADD COLUMN in_table TEXT CHECK (in_table IN ('maybe', 'yes'))")
+    _mark_in_table(db)
+
+
+def _mark_in_table(db: sqlite3.Connection) -> None:
+    """Before version 4 the events table was upserted: done events are in it, others may be."""
+    sql = "UPDATE events SET in_table = CASE state WHEN ? THEN ? ELSE ? END"
+    db.execute(sql, (DONE, YES, MAYBE))
 
 
 def _scrub_secrets(db: sqlite3.Connection) -> None:
@@ -459,7 +486,7 @@ def _insert_row(event: Event) -> tuple[object, ...]:
 
 
 def _stored_event(row: tuple[Any, ...]) -> StoredEvent:
-    i_event, event_type, variables, entities, received_at, state, run_id = row
+    i_event, event_type, variables, entities, received_at, state, run_id, in_table = row
     return StoredEvent(
         i_event=i_event,
         event_type=event_type,
@@ -468,4 +495,5 @@ def _stored_event(row: tuple[Any, ...]) -> StoredEvent:
         received_at=datetime.fromtimestamp(received_at, UTC),
         state=state,
         run_id=run_id,
+        in_table=in_table,
     )

@@ -55,10 +55,15 @@ class Event:
 
 @dataclass(frozen=True)
 class StoredEvent(Event):
-    """An event with its processing state: `pending`, `claimed` (by `run_id`) or `done`."""
+    """An event with its processing state: `pending`, `claimed` (by `run_id`) or `done`.
+
+    `in_table`: whether its row is in the events table: None (no), `maybe` (an append holding
+    it may have been published before the run died) or `yes`.
+    """
 
     state: str
     run_id: str | None
+    in_table: str | None = None
 
 
 def parse_id(value: object, name: str, *, minimum: int = 1) -> int:

@@ -8,12 +8,14 @@ exchange, `exchange_folders` returns False and the caller publishes file by file
 import ctypes
 import errno
 import os
+from typing import Any
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
 # What the kernel answers when it or the filesystem has no RENAME_EXCHANGE.
 _UNSUPPORTED = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
 
+_renameat2: Any
 try:
     _renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
 except (AttributeError, OSError):  # not glibc, or glibc before 2.28

@@ -19,7 +19,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import IO, Any
 
@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from connector.store.arrowio import conform, table_schema, widened
-from connector.store.backend import PARQUET, UpsertResult
+from connector.store.backend import PARQUET, AppendResult, MaintenanceResult, UpsertResult
 from connector.store.locks import folder_lock, lock_path
 from connector.store.tables import TableSpec
 
@@ -71,18 +71,18 @@ class TableStore:
 
     def table_uri(self, table: str, partition: str | None = None) -> str:
         """The folder (URI on fsspec filesystems) holding a table's or partition's data file."""
-        path = self._folder(table, partition)
+        path = self.folder(table, partition)
         return path if self.is_local else self.fs.unstrip_protocol(path)
 
     def writer(self, spec: TableSpec, partition: str | None = None) -> "TableWriter":
         """A writer that replaces the table (or one partition) when its `with` block succeeds."""
         self.remove_stale_staging()
         start = table_schema(spec, self.schema(spec.name))
-        return TableWriter(self, self._folder(spec.name, partition), start)
+        return TableWriter(self, self.folder(spec.name, partition), start)
 
     def read(self, table: str, partition: str | None = None) -> pa.Table | None:
         """The published table or partition; all partitions (with the partition column) if none."""
-        files = self._published_files(table, partition)
+        files = self.published_files(table, partition)
         if not files:
             return None
         schema = self.schema(table, partition)
@@ -90,17 +90,25 @@ class TableStore:
         parts = [self._read_file(path, schema, part) for path, part in files]
         return pa.concat_tables(parts)
 
+    def lookup(self, table: str, column: str, values: Sequence[Any]) -> pa.Table | None:
+        """The rows whose `column` is one of `values`."""
+        found = self.read(table)
+        if found is None or column not in found.column_names:
+            return None if found is None else found.slice(0, 0)
+        wanted = pa.array(values, found.schema.field(column).type)
+        return found.filter(pc.is_in(found[column], wanted))
+
     def row_count(self, table: str, partition: str | None = None) -> int:
         """Rows published in a table or partition, from the Parquet footers (no data read)."""
         rows = 0
-        for path, _ in self._published_files(table, partition):
+        for path, _ in self.published_files(table, partition):
             with self.fs.open(path, "rb") as handle:
                 rows += pq.ParquetFile(handle).metadata.num_rows
         return rows
 
     def schema(self, table: str, partition: str | None = None) -> pa.Schema | None:
         """The published schema; united over all partitions when no partition is named."""
-        schemas = [self._read_schema(path) for path, _ in self._published_files(table, partition)]
+        schemas = [self._read_schema(path) for path, _ in self.published_files(table, partition)]
         if not schemas:
             return None
         merged = schemas[0]
@@ -117,9 +125,9 @@ class TableStore:
         key wins. Only for unpartitioned tables. Holds the table's lock throughout, so no other
         upsert or publish of the table interleaves with this read-modify-write.
         """
-        if any(part is not None for _, part in self._published_files(spec.name, None)):
+        if any(part is not None for _, part in self.published_files(spec.name, None)):
             raise ValueError(f"upsert needs an unpartitioned table; {spec.name} is partitioned")
-        with self.lock(self._folder(spec.name, None)):
+        with self.lock(self.folder(spec.name, None)):
             return self._upsert(spec, rows, delete_keys)
 
     def _upsert(self, spec: TableSpec, rows: pa.Table, delete_keys: Iterable[int]) -> UpsertResult:
@@ -138,6 +146,20 @@ class TableStore:
             for batch in kept.to_batches():
                 writer.write(batch)
         return UpsertResult(kept.num_rows - updated, updated, deleted, writer.rows)
+
+    def append(
+        self, spec: TableSpec, rows: pa.Table, day_of: str, *, dedupe: bool = False
+    ) -> AppendResult:
+        """Add rows as new files of their UTC days' partitions (see `connector.store.daily`)."""
+        from connector.store import daily  # daily builds on this module
+
+        return daily.append(self, spec, rows, day_of, dedupe=dedupe)
+
+    def maintain(self, table: str) -> MaintenanceResult:
+        """Compact every partition of the table that holds more than one file into one."""
+        from connector.store import daily
+
+        return daily.compact(self, table)
 
     def remove_stale_staging(self) -> None:
         """Remove staging folders of runs that died more than `staging_ttl_s` ago."""
@@ -161,14 +183,14 @@ class TableStore:
             return open(path, "wb")  # the writer owns and closes it
         return self.fs.open(path, "wb")
 
-    def publish(self, staged: str, folder: str) -> None:
-        """Make `staged` the folder's data file in one rename / object move."""
-        final = f"{folder}/{DATA_FILE}"
+    def publish(self, staged: str, folder: str, name: str = DATA_FILE) -> None:
+        """Make `staged` the folder's file `name` in one rename / object move."""
+        final = f"{folder}/{name}"
         with self.lock(folder):
             self.fs.makedirs(folder, exist_ok=True)
             if self.is_local:
                 os.replace(staged, final)
-                _fsync_folder(folder)
+                fsync_folder(folder)
             else:
                 self.fs.mv(staged, final)
 
@@ -176,27 +198,30 @@ class TableStore:
         """Exclusive access to a table folder: publishes and upserts of it never interleave."""
         return folder_lock(lock_path(self.root, folder, is_local=self.is_local))
 
-    def _folder(self, table: str, partition: str | None) -> str:
+    def folder(self, table: str, partition: str | None = None) -> str:
+        """The storage path of a table's (or one partition's) folder."""
         _check_segment(table)
         if partition is None:
             return f"{self.root}/{table}"
         _check_segment(partition)
         return f"{self.root}/{table}/{self.partition_key}={partition}"
 
-    def _published_files(self, table: str, partition: str | None) -> list[tuple[str, str | None]]:
+    def published_files(
+        self, table: str, partition: str | None = None
+    ) -> list[tuple[str, str | None]]:
         """(data file, partition value) pairs of a table, or of one partition."""
-        folder = self._folder(table, partition)
+        folder = self.folder(table, partition)
         if self.fs.exists(f"{folder}/{DATA_FILE}"):
             return [(f"{folder}/{DATA_FILE}", partition)]
         if partition is not None:
-            return []
-        pattern = f"{folder}/{self.partition_key}=*/{DATA_FILE}"
+            return [(path, partition) for path in sorted(self.fs.glob(f"{folder}/*.parquet"))]
+        pattern = f"{folder}/{self.partition_key}=*/*.parquet"
         found = sorted(self.fs.glob(pattern))
         return [(path, path.rsplit("/", 2)[-2].split("=", 1)[1]) for path in found]
 
     def _published_batches(self, table: str) -> Iterator[pa.RecordBatch]:
         """The published table's rows, one row group at a time."""
-        for path, _ in self._published_files(table, None):
+        for path, _ in self.published_files(table, None):
             with self.fs.open(path, "rb") as handle:
                 parquet = pq.ParquetFile(handle)
                 for index in range(parquet.num_row_groups):
@@ -218,9 +243,12 @@ class TableStore:
 class TableWriter:
     """Streams record batches into a staged Parquet file; publishes it on a clean exit."""
 
-    def __init__(self, store: TableStore, folder: str, schema: pa.Schema) -> None:
+    def __init__(
+        self, store: TableStore, folder: str, schema: pa.Schema, name: str = DATA_FILE
+    ) -> None:
         self.store = store
         self.folder = folder
+        self.name = name
         self.schema = schema
         self.rows = 0
         self.bytes_written = 0
@@ -246,7 +274,7 @@ class TableWriter:
             self._close()
             if exc_type is None:
                 self.bytes_written = self.store.fs.size(self._staged_path)
-                self.store.publish(self._staged_path, self.folder)
+                self.store.publish(self._staged_path, self.folder, self.name)
         finally:
             # Object stores have no empty folders: once its file moved, the staging folder is gone.
             with contextlib.suppress(FileNotFoundError):
@@ -341,7 +369,8 @@ def _flush_durably(sink: Any) -> None:
         os.fsync(sink.fileno())
 
 
-def _fsync_folder(folder: str) -> None:
+def fsync_folder(folder: str) -> None:
+    """Make a rename in the folder durable."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)

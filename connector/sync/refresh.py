@@ -13,16 +13,14 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from connector.api.client import PortaBillingClient
 from connector.api.errors import FaultError, redact
 from connector.entities.declaration import Entity, LookupRead, Registry
-from connector.events.store import EventStore, PendingBatch
+from connector.events.store import MAYBE, YES, EventStore, PendingBatch
 from connector.events.types import EntityRef, StoredEvent
 from connector.store.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
-from connector.store.backend import UpsertResult
-from connector.store.storage import TableStore
+from connector.store.backend import Tables, UpsertResult
 from connector.store.tables import EVENTS, TableSpec, event_record
 
 # What an event names an entity by: its integer key, or a text field such as a DID's number.
@@ -46,10 +44,14 @@ class Reread:
 
 @dataclass
 class Applied:
-    """What one batch of events changed, and which events it set aside as dead (with why)."""
+    """What one batch of events changed, and which events it set aside as dead (with why).
+
+    `tables`: the entity tables upserted; `appended`: the event rows added to the events table.
+    """
 
     events: int
     tables: dict[str, UpsertResult]
+    appended: pa.Table
     seconds: float
     dead: dict[int, str] = field(default_factory=dict)
 
@@ -86,7 +88,7 @@ def reread(
 
 def apply_batch(
     client: PortaBillingClient,
-    tables: TableStore,
+    tables: Tables,
     events: EventStore,
     batch: PendingBatch,
     entities: Registry,
@@ -105,13 +107,35 @@ def apply_batch(
     changed, failed = _apply_entities(client, tables, batch, entities, concurrency, extracted_at)
     stored = events.events(batch.i_events)
     dead = {e.i_event: failed[ref] for e in stored for ref in e.entities if ref in failed}
-    records = {e.i_event: _event_record(e) for e in stored if e.i_event not in dead}
-    spec = events_spec(entities)
-    rows, unconvertible = _convert(spec, tables, records, extracted_at)
-    changed[EVENTS.name] = tables.upsert(spec, rows)
+    fresh = [e for e in stored if e.i_event not in dead and e.in_table != YES]
+    records = {e.i_event: _event_record(e) for e in fresh}
+    rows, unconvertible = _convert(events_spec(entities), None, records, extracted_at)
     dead.update(unconvertible)
+    appended = _append_events(tables, events, entities, rows, fresh)
     _dead_letter(events, dead)
-    return Applied(len(stored) - len(dead), changed, clock() - started, dead)
+    return Applied(len(stored) - len(dead), changed, appended, clock() - started, dead)
+
+
+def _append_events(
+    tables: Tables,
+    events: EventStore,
+    entities: Registry,
+    rows: pa.Table,
+    fresh: Sequence[StoredEvent],
+) -> pa.Table:
+    """Append the events' rows exactly once, across crashes: the appended rows.
+
+    The store marks them `maybe` before the files are published and `yes` after, so a retry
+    of an append that may have been published skips the rows already there (`dedupe`).
+    """
+    i_events = rows[EVENTS.key].to_pylist()
+    if not i_events:
+        return rows
+    events.mark_in_table(i_events, MAYBE)
+    retried = any(e.in_table == MAYBE for e in fresh)
+    tables.append(events_spec(entities), rows, "received_at", dedupe=retried)
+    events.mark_in_table(i_events, YES)
+    return rows
 
 
 def events_spec(entities: Registry) -> TableSpec:
@@ -122,7 +146,7 @@ def events_spec(entities: Registry) -> TableSpec:
 
 def _apply_entities(
     client: PortaBillingClient,
-    tables: TableStore,
+    tables: Tables,
     batch: PendingBatch,
     entities: Registry,
     concurrency: int,
@@ -147,7 +171,8 @@ def _apply_entities(
     }
     for kind, current in rereads.items():
         spec = entities[kind].table
-        rows, unconvertible = _convert(spec, tables, current.records, extracted_at)
+        base = tables.schema(spec.name)
+        rows, unconvertible = _convert(spec, base, current.records, extracted_at)
         gone = _keys_of(tables, entities[kind], current.missing)
         changed[spec.name] = tables.upsert(spec, rows, delete_keys=gone)
         faults = {i: _reason("re-read", fault) for i, fault in current.faults.items()}
@@ -155,16 +180,13 @@ def _apply_entities(
     return changed, failed
 
 
-def _keys_of(tables: TableStore, entity: Entity, ids: Sequence[EntityId]) -> list[int]:
+def _keys_of(tables: Tables, entity: Entity, ids: Sequence[EntityId]) -> list[int]:
     """The table keys of entities named by `ids`: the ids themselves, unless found by a field."""
     how = entity.reread
     if not isinstance(how, LookupRead):
         return [int(i) for i in ids]
-    table = tables.read(entity.name) if ids else None
-    if table is None or how.field not in table.column_names:
-        return []
-    named = pc.is_in(table[how.field], pa.array(ids, table.schema.field(how.field).type))
-    return [int(key) for key in table.filter(named)[entity.table.key].to_pylist()]
+    found = tables.lookup(entity.name, how.field, ids) if ids else None
+    return [] if found is None else [int(key) for key in found[entity.table.key].to_pylist()]
 
 
 def _raise_if_every_reread_faulted(rereads: Mapping[str, Reread], entities: int) -> None:
@@ -175,15 +197,14 @@ def _raise_if_every_reread_faulted(rereads: Mapping[str, Reread], entities: int)
 
 def _convert(
     spec: TableSpec,
-    tables: TableStore,
+    base: pa.Schema | None,
     records: Mapping[Key, dict[str, Any]],
     extracted_at: datetime,
 ) -> tuple[pa.Table, dict[Key, str]]:
-    """The records as typed rows, and the error of each record that cannot be converted.
+    """The records as typed rows (of `base` widened as needed), and each failure's error.
 
     The whole page converts at once; only when it fails is each record tried alone.
     """
-    base = tables.schema(spec.name)
     try:
         return _rows(spec, base, list(records.values()), extracted_at), {}
     except CONVERSION_ERRORS:
