@@ -15,6 +15,7 @@ import os
 import posixpath
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,11 +111,12 @@ def _compact_day(store: TableStore, table: str, day: str) -> tuple[int, int]:
     schema = store.schema(table, day)
     if len(files) < 2 or schema is None:
         return 0, 0
-    staged = f"{store.new_staging_folder()}/{store.partition_key}={day}"
-    with TableWriter(store, staged, schema, name=_new_file_name(store)) as writer:
-        for batch in _batches(store, files):
-            writer.write(conform(batch, schema))
-    publish_folder(store, staged, store.folder(table, day))
+    with _scratch(store) as scratch:
+        staged = f"{scratch}/{store.partition_key}={day}"
+        with TableWriter(store, staged, schema, name=_new_file_name(store)) as writer:
+            for batch in _batches(store, files):
+                writer.write(conform(batch, schema))
+        publish_folder(store, staged, store.folder(table, day))
     return len(files), writer.bytes_written
 
 
@@ -124,16 +126,27 @@ def _split_legacy(store: TableStore, spec: TableSpec, day_of: str) -> None:
     legacy = f"{folder}/{DATA_FILE}"
     if not store.fs.exists(legacy):
         return
-    staged = f"{store.new_staging_folder()}/{spec.name}"
     with store.fs.open(legacy, "rb") as handle:
         table = pq.read_table(handle)
     days = pc.strftime(table[day_of], format="%Y-%m-%d")
-    for day in sorted(set(days.to_pylist())):
-        part_folder = f"{staged}/{store.partition_key}={day}"
-        with TableWriter(store, part_folder, table.schema, name=_new_file_name(store)) as writer:
-            for batch in table.filter(pc.equal(days, day)).to_batches():
-                writer.write(batch)
-    publish_folder(store, staged, folder)
+    with _scratch(store) as scratch:
+        for day in sorted(set(days.to_pylist())):
+            staged = f"{scratch}/{spec.name}/{store.partition_key}={day}"
+            with TableWriter(store, staged, table.schema, name=_new_file_name(store)) as writer:
+                for batch in table.filter(pc.equal(days, day)).to_batches():
+                    writer.write(batch)
+        publish_folder(store, f"{scratch}/{spec.name}", folder)
+
+
+@contextmanager
+def _scratch(store: TableStore) -> Iterator[str]:
+    """A staging folder to build a folder in, removed (with whatever it still holds) after."""
+    path = store.new_staging_folder()
+    try:
+        yield path
+    finally:
+        with suppress(FileNotFoundError):  # object stores have no empty folders
+            store.fs.rm(path, recursive=True)
 
 
 def _batches(store: TableStore, files: list[str]) -> Iterator[pa.RecordBatch]:
