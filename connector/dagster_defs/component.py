@@ -22,6 +22,7 @@ import dagster as dg
 from pydantic import ConfigDict, Field, FiniteFloat, PositiveInt, model_validator
 
 from connector.api.settings import describe
+from connector.dagster_defs.maintenance import DEFAULT_MAINTENANCE_CRON
 from connector.dagster_defs.naming import Naming
 from connector.dagster_defs.project import (
     DEFAULT_DAILY_HOUR,
@@ -129,6 +130,10 @@ class Schedules(dg.Resolvable, dg.Model):
     )
     events_sensor_interval_s: PositiveInt = Field(
         default=DEFAULT_SENSOR_INTERVAL_S, description="Minimum interval of the events sensor."
+    )
+    maintenance_cron: str = Field(
+        default=DEFAULT_MAINTENANCE_CRON,
+        description="Maintenance job (compaction; Delta: optimize, vacuum), cron in UTC.",
     )
 
 
@@ -303,6 +308,7 @@ class PortaBillingComponent(dg.Component, dg.Resolvable, dg.Model):
             sensor_interval_s=self.schedules.events_sensor_interval_s,
             snapshot_cron=self.schedules.snapshot_cron,
             daily_hour=self.schedules.daily_hour,
+            maintenance_cron=self.schedules.maintenance_cron,
             spec=self._spec,
         )
 

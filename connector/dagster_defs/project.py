@@ -13,6 +13,11 @@ from connector.api.auth import REALMS
 from connector.api.errors import ConfigurationError
 from connector.api.settings import environment_variables
 from connector.dagster_defs.assets import dead_letters_check, entity_assets, events_asset
+from connector.dagster_defs.maintenance import (
+    DEFAULT_MAINTENANCE_CRON,
+    maintenance_job,
+    maintenance_schedule,
+)
 from connector.dagster_defs.naming import DEFAULT_NAMING, Naming
 from connector.dagster_defs.resources import (
     EventStoreResource,
@@ -64,6 +69,7 @@ class Instance:
     sensor_interval_s: int = DEFAULT_SENSOR_INTERVAL_S
     snapshot_cron: str = DEFAULT_SNAPSHOT_CRON
     daily_hour: int = DEFAULT_DAILY_HOUR
+    maintenance_cron: str = DEFAULT_MAINTENANCE_CRON
     spec: Callable[[dg.AssetSpec], dg.AssetSpec] = lambda spec: spec  # owners, tags, freshness
 
 
@@ -102,7 +108,12 @@ def instance_defs(instance: Instance) -> dg.Definitions:
         description=f"Apply pending provisioning events to {_names(_routed(entities))} in place.",
         tags=WRITES_ENTITY_TABLES,
     )
-    scheduled = [*_snapshot_schedule(instance, assets), *_daily_schedule(instance, assets)]
+    maintenance = maintenance_job([*(e.name for e in entities), EVENTS.name], naming)
+    scheduled = [
+        *_snapshot_schedule(instance, assets),
+        *_daily_schedule(instance, assets),
+        (maintenance, maintenance_schedule(maintenance, instance.maintenance_cron, naming)),
+    ]
     return dg.Definitions(
         assets=list(assets.values()),
         asset_checks=[dead_letters_check(naming)],
