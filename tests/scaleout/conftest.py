@@ -1,9 +1,11 @@
 """Scale-out fixtures: a local S3-compatible server (moto) and the contract's environment."""
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import s3fs
@@ -18,12 +20,36 @@ S3_ENV = {
 }
 
 
+# Buckets whose names start with this behave like a store that ignores conditional writes.
+IGNORES_CONDITIONS = "noconditions-"
+
+
+class LikeS3:
+    """In front of moto: requests one at a time, and a knob for stores without conditions.
+
+    moto checks `If-None-Match` / `If-Match` and then writes, on concurrent threads; S3 decides a
+    conditional write atomically, which one request at a time restores.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self._one_at_a_time = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith(f"/{IGNORES_CONDITIONS}"):
+            environ.pop("HTTP_IF_NONE_MATCH", None)
+            environ.pop("HTTP_IF_MATCH", None)
+        with self._one_at_a_time:
+            return self.app(environ, start_response)
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """A moto S3 server on a free loopback port, for the whole session."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
+    server._server.app = LikeS3(server._server.app)  # type: ignore[union-attr]
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
@@ -37,6 +63,14 @@ def s3_root(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     # botocore (and so s3fs) reads the endpoint override from the environment.
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
     bucket = f"pb-{uuid.uuid4().hex[:12]}"
+    s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
+    return f"s3://{bucket}/tables"
+
+
+@pytest.fixture
+def s3_root_without_conditions(s3_root: str) -> str:
+    """Like `s3_root`, on a bucket of a store that ignores conditional writes."""
+    bucket = f"{IGNORES_CONDITIONS}{uuid.uuid4().hex[:12]}"
     s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
     return f"s3://{bucket}/tables"
 
