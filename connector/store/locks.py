@@ -15,6 +15,7 @@ while it holds the lock; re-entering checks that a lease is still safely held.
 import errno
 import fcntl
 import hashlib
+import math
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -149,9 +150,11 @@ def lock_timeout_s() -> float:
     try:
         timeout = float(configured) if configured else DEFAULT_TIMEOUT_S
     except ValueError:
-        timeout = -1.0
-    if not timeout >= 0:
-        raise ConfigurationError(f"{TIMEOUT_ENV} must be a number of seconds, not {configured!r}")
+        timeout = math.nan
+    if not (math.isfinite(timeout) and timeout >= 0):
+        raise ConfigurationError(
+            f"{TIMEOUT_ENV} must be a finite number of seconds (0 or more), not {configured!r}"
+        )
     return timeout
 
 

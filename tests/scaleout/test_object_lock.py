@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 import s3fs
 
+from connector.api.errors import ConfigurationError
 from connector.entities import ACCOUNTS
 from connector.store.arrowio import RecordConverter
 from connector.store.conditional import S3Objects
@@ -170,6 +171,15 @@ def test_a_store_that_ignores_conditional_writes_is_refused(s3, s3_root_without_
 def test_a_filesystem_without_conditional_create_is_refused(tmp_path):
     fs = fsspec.filesystem("dir", path=str(tmp_path), fs=fsspec.filesystem("file"))
 
-    with pytest.raises(LockUnsupported, match="DirFileSystem offers no conditional create"):
-        with folder_lock(fs, "tables", "tables/accounts"):
-            pass
+    refused = pytest.raises(LockUnsupported, match="DirFileSystem offers no conditional create")
+
+    with refused, folder_lock(fs, "tables", "tables/accounts"):
+        pass
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf"])
+def test_a_bad_lock_timeout_is_named(s3_root, monkeypatch, value):
+    monkeypatch.setenv("PORTABILLING_LOCK_TIMEOUT_S", value)
+
+    with pytest.raises(ConfigurationError, match=r"^PORTABILLING_LOCK_TIMEOUT_S must be"):
+        publish(TableStore(s3_root), ACCOUNTS.table, [[account(1)]])
