@@ -6,11 +6,20 @@ or DELETE). A store that ignores the headers would let two writers both "win", s
 """
 
 import errno
+import itertools
+import random
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import fsspec.asyn
+
+UNMET = "PreconditionFailed"
+# S3 answers 409 when another conditional write to the key is in flight, and says to retry.
+CONFLICT = "ConditionalRequestConflict"
+CONFLICT_RETRIES = 5
+CONFLICT_BACKOFF_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -39,20 +48,18 @@ class S3Objects:
         try:
             return self._put(path, body, IfMatch=etag)
         except OSError as error:
-            if is_precondition_failure(error):
+            if is_condition_unmet(error):
                 return None
             raise
 
     def delete(self, path: str, etag: str) -> bool:
         """Delete `path` only while it is at `etag`; False if it changed or is gone."""
-        bucket, key, _ = self.fs.split_path(path)
         try:
-            self.fs.call_s3("delete_object", Bucket=bucket, Key=key, IfMatch=etag)
+            self._call("delete_object", path, IfMatch=etag)
         except OSError as error:
-            if is_precondition_failure(error):
+            if is_condition_unmet(error):
                 return False
             raise
-        self.fs.invalidate_cache(path)
         return True
 
     def read(self, path: str) -> Version | None:
@@ -70,27 +77,37 @@ class S3Objects:
             return Version(await stream.read(), str(response["ETag"]))
 
     def _put(self, path: str, body: bytes, **condition: str) -> str:
+        return str(self._call("put_object", path, Body=body, **condition)["ETag"])
+
+    def _call(self, method: str, path: str, **arguments: Any) -> dict[str, Any]:
+        """One conditional request; S3's 409 (another conditional write in flight) is retried."""
         bucket, key, _ = self.fs.split_path(path)
-        response = self.fs.call_s3("put_object", Bucket=bucket, Key=key, Body=body, **condition)
+        for attempt in itertools.count():
+            try:
+                response = self.fs.call_s3(method, Bucket=bucket, Key=key, **arguments)
+                break
+            except OSError as error:
+                if _s3_code(error) != CONFLICT or attempt == CONFLICT_RETRIES:
+                    raise
+                time.sleep(CONFLICT_BACKOFF_S * 2**attempt * random.uniform(0.5, 1.0))
         self.fs.invalidate_cache(path)
-        return str(response["ETag"])
+        return dict(response)
 
 
-def is_precondition_failure(error: OSError) -> bool:
-    """Whether s3fs's error is S3's 412 (condition not met) or 404 (object gone)."""
-    if isinstance(error, FileNotFoundError | FileExistsError):
-        return True
-    response = getattr(error.__cause__, "response", None) or {}
-    return error.errno == errno.EINVAL and response.get("Error", {}).get("Code") in {
-        "PreconditionFailed",
-        "412",
-    }
+def is_condition_unmet(error: OSError) -> bool:
+    """Whether s3fs's error says the object is not as the condition said (412) or is gone."""
+    return isinstance(error, FileNotFoundError | FileExistsError) or _s3_code(error) == UNMET
 
 
 def conditions_honoured(objects: S3Objects, folder: str) -> bool:
     """Whether the store refuses a second exclusive create and a replace at a stale ETag."""
     probe = f"{folder}/_probe-{uuid.uuid4().hex}"
-    etag = objects.create(probe, b"probe")
+    try:
+        etag = objects.create(probe, b"probe")
+    except OSError as error:
+        if error.errno == errno.ENOSYS:
+            return False  # 501 Not Implemented: the store has no conditional writes
+        raise
     if etag is None:
         return False
     try:
@@ -99,3 +116,9 @@ def conditions_honoured(objects: S3Objects, folder: str) -> bool:
         return second is None and stale is None
     finally:
         objects.fs.rm_file(probe)
+
+
+def _s3_code(error: OSError) -> str:
+    """The S3 error code behind an error s3fs translated ("" if none)."""
+    response = getattr(error.__cause__, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))

@@ -102,7 +102,7 @@ class Lease:
         self._heartbeat: _Heartbeat | None = None
 
     def acquire(self) -> None:
-        """Take the lease, waiting for its holder (or its expiry) up to `timeout_s`."""
+        """Take the lease, waiting up to `timeout_s` for its holder to release or lose it."""
         self.owner = new_owner_id()
         deadline = self.clock() + self.timeout_s
         watched: tuple[str, float] | None = None
@@ -110,15 +110,16 @@ class Lease:
             sent = self.clock()
             current = self._try_create()
             if current is None:
-                return self._start(sent)
+                break
             watched = _watch(watched, current.etag, sent)
             if sent - watched[1] >= Holder.from_body(current.body).ttl_s:
                 if self._take_over(current.etag):
-                    return self._start(sent)
-                continue
-            if sent >= deadline:
+                    break
+            elif sent >= deadline:
                 raise self._timeout(Holder.from_body(current.body))
-            self.sleep(min(_backoff(attempt), max(deadline - sent, 0.0)))
+            else:
+                self.sleep(min(_backoff(attempt), deadline - sent))
+        self._start(sent)
 
     def renew(self) -> bool:
         """Extend the lease by one TTL; False once it is lost."""
@@ -183,6 +184,7 @@ class Lease:
         return new_etag is not None
 
     def _start(self, sent: float) -> None:
+        """Held since before the request that took it: valid one TTL from then, kept renewed."""
         self._valid_until = sent + self.ttl_s
         self._heartbeat = _Heartbeat(self, self.ttl_s / 3)
 
@@ -193,6 +195,7 @@ class Lease:
         return json.dumps(fields).encode()
 
     def _timeout(self, holder: Holder) -> LockTimeout:
+        """The error of a wait that ran out, naming the table and who holds its lock."""
         return LockTimeout(
             f"{self.table}: gave up waiting for the table lock after {self.timeout_s:g} s "
             f"(PORTABILLING_LOCK_TIMEOUT_S); held by {holder.owner}, lease until {holder.expires}"

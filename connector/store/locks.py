@@ -12,7 +12,6 @@ rather than left unserialized. A per-process re-entrant lock comes on top, so a 
 while it holds the lock; re-entering checks that a lease is still safely held.
 """
 
-import errno
 import fcntl
 import hashlib
 import math
@@ -187,13 +186,7 @@ def _require_conditions(objects: S3Objects, root: str, uri: str) -> None:
     """Refuse a store that ignores conditional writes (checked once per root and process)."""
     if root in _honouring_roots:
         return
-    try:
-        honoured = conditions_honoured(objects, f"{root}/{LOCKS_DIR}")
-    except OSError as error:
-        if error.errno != errno.ENOSYS:
-            raise
-        honoured = False  # 501 Not Implemented: the store has no conditional writes
-    if not honoured:
+    if not conditions_honoured(objects, f"{root}/{LOCKS_DIR}"):
         raise LockUnsupported(_refusal(uri, "the object store ignores conditional writes"))
     _honouring_roots.add(root)
 

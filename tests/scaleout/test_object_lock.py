@@ -183,3 +183,12 @@ def test_a_bad_lock_timeout_is_named(s3_root, monkeypatch, value):
 
     with pytest.raises(ConfigurationError, match=r"^PORTABILLING_LOCK_TIMEOUT_S must be"):
         publish(TableStore(s3_root), ACCOUNTS.table, [[account(1)]])
+
+
+def test_conditional_requests_that_meet_a_conflict_are_retried(s3, s3_root_with_conflicts):
+    store = TableStore(s3_root_with_conflicts)
+
+    publish(store, ACCOUNTS.table, [[account(1)]])
+
+    assert store.read("accounts").column("i_account").to_pylist() == [1]
+    assert s3.find(f"{s3_root_with_conflicts}/_locks") == []
