@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from connector.store.conditional import S3Objects, Version
 
 TTL_S = 60.0
-# Waits start short (a publish holds the lock for well under a second) and back off to this.
+# Waits start short (most writes hold a table's lock briefly) and back off to this.
 MAX_POLL_S = 1.0
 FIRST_POLL_S = 0.05
 # A holder publishes only while its lease has this share of the TTL left (time for the publish):

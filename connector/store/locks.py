@@ -41,11 +41,14 @@ _honouring_roots: set[str] = set()
 class Mutex(Protocol):
     """One acquisition of a lock that excludes other processes (and machines, where it can)."""
 
-    def acquire(self) -> None: ...
+    def acquire(self) -> None:
+        """Wait until this process holds the lock."""
 
-    def check(self) -> None: ...
+    def check(self) -> None:
+        """Raise unless the lock is still safely held (before a publish under it)."""
 
-    def release(self) -> None: ...
+    def release(self) -> None:
+        """Let the next writer have it."""
 
 
 class _ReentrantLock:
@@ -84,6 +87,7 @@ class _Flock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        """Wait for the `flock`, creating the lock file if needed."""
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         self._fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -92,6 +96,7 @@ class _Flock:
         """An `flock` cannot lapse."""
 
     def release(self) -> None:
+        """Unlock and close the file (it stays, for the next writer)."""
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

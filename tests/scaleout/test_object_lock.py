@@ -89,6 +89,17 @@ def test_a_lease_nobody_renews_is_taken_over_after_its_ttl(s3, s3_root, clock, l
         holder.check()
 
 
+def test_an_unreadable_lease_is_taken_over_after_a_ttl(s3, s3_root, clock, leases):
+    waiter = new_lease(s3, s3_root, clock, leases)
+    s3.pipe(waiter.path, b"\x00 not a lease")
+    start = clock()
+
+    waiter.acquire()
+
+    assert clock() - start >= TTL_S
+    assert Holder.from_body(s3.cat(waiter.path)).owner == waiter.owner
+
+
 def test_a_renewed_lease_is_not_taken_over(s3, s3_root, clock, leases):
     holder = new_lease(s3, s3_root, clock, leases)
     holder.acquire()
