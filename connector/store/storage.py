@@ -31,7 +31,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from connector.store.arrowio import conform, table_schema, widened
 from connector.store.backend import PARQUET, AppendResult, MaintenanceResult, UpsertResult
-from connector.store.locks import folder_lock, lock_path
+from connector.store.locks import folder_lock
 from connector.store.tables import TableSpec
 
 DATA_FILE = "part-00000.parquet"
@@ -196,7 +196,7 @@ class TableStore:
 
     def lock(self, folder: str) -> contextlib.AbstractContextManager[None]:
         """Exclusive access to a table folder: publishes and upserts of it never interleave."""
-        return folder_lock(lock_path(self.root, folder, is_local=self.is_local))
+        return folder_lock(self.fs, self.root, folder)
 
     def folder(self, table: str, partition: str | None = None) -> str:
         """The storage path of a table's (or one partition's) folder."""

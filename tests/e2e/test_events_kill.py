@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from connector.dagster_defs.project import SNAPSHOT_JOB
 from connector.entities import ACCOUNTS
 from connector.events.store import EventStore
-from connector.store.locks import folder_lock, lock_path
+from connector.store.storage import TableStore
 from tests.e2e.conftest import materialize
 from tests.e2e.expected import OWNER_COPIES
 from tests.e2e.test_events import deliver, mutate, run_requested, tick
@@ -60,8 +60,8 @@ APPLY_SCRIPT = textwrap.dedent(
 @contextmanager
 def events_table_locked(data: Path) -> Iterator[None]:
     """Hold the events table's lock, as another writer of it would."""
-    folder = str(data.resolve() / "events")
-    with folder_lock(lock_path(str(data.resolve()), folder, is_local=True)):
+    store = TableStore(str(data))
+    with store.lock(store.folder("events")):
         yield
 
 
