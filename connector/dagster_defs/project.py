@@ -47,7 +47,7 @@ DEFAULT_OWNERS = "team:data-platform"  # shown in the UI; PORTABILLING_OWNERS na
 DEFAULT_SNAPSHOT_CRON = "0 2 * * *"  # UTC
 DEFAULT_DAILY_HOUR = 3  # UTC: yesterday's partition
 # Both jobs that write accounts/customers carry this tag: a run-queue tag limit of 1 on it keeps
-# them from overlapping across machines (docs/deploy.md), where table locks cannot reach.
+# one from waiting on the other's table locks (docs/deploy.md).
 WRITES_ENTITY_TABLES = {"portabilling/writes": "entity-tables"}
 # In-process by default: a step's concurrency is the client's threads, and a step subprocess would
 # pay Dagster's start-up again (measured: 51.6 s -> 30.8 s and 543 -> 361 MB for 100k accounts).
