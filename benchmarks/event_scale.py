@@ -51,7 +51,7 @@ TARGETS = "targets at 10M accounts + 30 days x 860k events: p50 < 3 s, peak < 40
 class Variant:
     """One code tree measured at one size."""
 
-    code: str  # what the table calls it: "this tree" or the baseline commit
+    code: str  # what the table calls it: this tree (its HEAD) or the baseline commit
     tree: str
     accounts: int
     customers: int
@@ -92,11 +92,12 @@ def variants(args: argparse.Namespace) -> list[Variant]:
         per_day = args.events_per_day
         return Variant(code, str(tree), accounts, customers, days, per_day, table_format)
 
-    full = at("this tree", REPO, args.accounts, args.event_days, args.table_format)
+    here = f"this tree ({git('rev-parse', '--short', 'HEAD')})"
+    full = at(here, REPO, args.accounts, args.event_days, args.table_format)
     if args.baseline_ref == "none":
         return [full]
     size = (args.baseline_accounts, args.baseline_event_days)
-    ours = at("this tree", REPO, *size, args.table_format)
+    ours = at(here, REPO, *size, args.table_format)
     # Today's main knows the plain layout only.
     theirs = at(args.baseline_ref, baseline_tree(args.baseline_ref), *size, "parquet")
     return [ours, theirs] + ([full] if full != ours else [])
@@ -201,7 +202,8 @@ def measure(variant: Variant, args: argparse.Namespace) -> dict[str, Any]:
         for number in range(args.rounds):
             keys = picks.sample(range(FIRST_ACCOUNT, FIRST_ACCOUNT + variant.accounts), args.batch)
             rounds.append(one_round(emulator, variant, root, number, keys, args))
-            print(f"  {variant.code} round {number + 1}: {rounds[-1]}", flush=True)
+            shown = {k: v for k, v in rounds[-1].items() if k != "connector"}
+            print(f"  {variant.code} round {number + 1}: {shown}", flush=True)
     return {"variant": asdict(variant), "setup": setup, "rounds": rounds}
 
 
