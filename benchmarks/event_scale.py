@@ -181,7 +181,7 @@ def child(
     if done.returncode != 0:
         raise RuntimeError(f"{command} child failed:\n{done.stderr[-3000:]}")
     answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    if not answer["connector"].startswith(variant.tree):
+    if Path(answer["connector"]) != Path(variant.tree) / "connector":
         raise RuntimeError(f"the child imported {answer['connector']}, not {variant.tree}")
     return answer
 
