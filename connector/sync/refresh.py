@@ -21,8 +21,7 @@ from connector.entities.declaration import Entity, LookupRead, Registry
 from connector.events.store import EventStore, PendingBatch
 from connector.events.types import EntityRef, StoredEvent
 from connector.store.arrowio import ARROW_ERRORS, ConversionError, RecordConverter
-from connector.store.backend import UpsertResult
-from connector.store.storage import TableStore
+from connector.store.backend import Tables, UpsertResult
 from connector.store.tables import EVENTS, TableSpec, event_record
 
 # What an event names an entity by: its integer key, or a text field such as a DID's number.
@@ -86,7 +85,7 @@ def reread(
 
 def apply_batch(
     client: PortaBillingClient,
-    tables: TableStore,
+    tables: Tables,
     events: EventStore,
     batch: PendingBatch,
     entities: Registry,
@@ -122,7 +121,7 @@ def events_spec(entities: Registry) -> TableSpec:
 
 def _apply_entities(
     client: PortaBillingClient,
-    tables: TableStore,
+    tables: Tables,
     batch: PendingBatch,
     entities: Registry,
     concurrency: int,
@@ -155,7 +154,7 @@ def _apply_entities(
     return changed, failed
 
 
-def _keys_of(tables: TableStore, entity: Entity, ids: Sequence[EntityId]) -> list[int]:
+def _keys_of(tables: Tables, entity: Entity, ids: Sequence[EntityId]) -> list[int]:
     """The table keys of entities named by `ids`: the ids themselves, unless found by a field."""
     how = entity.reread
     if not isinstance(how, LookupRead):
@@ -175,7 +174,7 @@ def _raise_if_every_reread_faulted(rereads: Mapping[str, Reread], entities: int)
 
 def _convert(
     spec: TableSpec,
-    tables: TableStore,
+    tables: Tables,
     records: Mapping[Key, dict[str, Any]],
     extracted_at: datetime,
 ) -> tuple[pa.Table, dict[Key, str]]:
