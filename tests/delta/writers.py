@@ -1,8 +1,7 @@
 """Processes that write Delta tables, for the concurrency and SIGKILL tests (run with spawn)."""
 
 import os
-import sys
-from typing import Any
+from multiprocessing.connection import Connection
 
 from connector.entities import ACCOUNTS
 from connector.store.delta import DeltaTables
@@ -17,12 +16,11 @@ def upsert_rounds(root: str, tag: str, keys: list[int], rounds: int, env: dict[s
         tables.upsert(ACCOUNTS.table, accounts(*keys, login=f"{tag}-{number}"))
 
 
-def rewrite_forever(root: str, keys: int) -> None:
-    """Rewrite every key by MERGE, then by snapshot, announcing each round on stdout."""
+def rewrite_forever(root: str, keys: int, number: int, announce: Connection) -> None:
+    """Rewrite every key by MERGE, then by snapshot, from round `number`, announcing each round."""
     tables = DeltaTables(root)
-    number = 0
     while True:
-        print(number, flush=True)
+        announce.send(number)
         rows = accounts(*range(keys), login=f"r{number}")
         if number % 2:
             with tables.writer(ACCOUNTS.table) as writer:
@@ -31,11 +29,3 @@ def rewrite_forever(root: str, keys: int) -> None:
         else:
             tables.upsert(ACCOUNTS.table, rows)
         number += 1
-
-
-def main(argv: list[str]) -> Any:
-    return rewrite_forever(argv[1], int(argv[2]))
-
-
-if __name__ == "__main__":
-    main(sys.argv)
