@@ -30,13 +30,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from connector.api.client import retry_delay
+from connector.api.errors import ConfigurationError
 from connector.store.arrowio import conform, table_schema, widened
 from connector.store.backend import DELTA, AppendResult, MaintenanceResult, UpsertResult
 from connector.store.storage import _check_segment, _last_row_per_key
 from connector.store.tables import TableSpec
 
 try:
-    from deltalake import DeltaTable, write_deltalake
+    from deltalake import CommitProperties, DeltaTable, write_deltalake
     from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 except ImportError as missing:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -258,7 +259,11 @@ class DeltaTables:
         return metrics["num_target_rows_inserted"], self._added_bytes(spec.name, known)
 
     def _create(self, table: str, rows: pa.Table, *, partitioned: bool) -> int:
-        """Create the table with `rows` as version 0; a concurrent creation raises to retry."""
+        """Create the table with `rows` as version 0; a concurrent creation raises to retry.
+
+        delta-rs would otherwise commit the rows as version 1 when another writer created the
+        table first: an append that duplicates the keys that writer inserted.
+        """
         try:
             write_deltalake(
                 self._uri(table),
@@ -266,6 +271,7 @@ class DeltaTables:
                 mode="error",
                 partition_by=[self.partition_key] if partitioned else None,
                 storage_options=self.storage_options,
+                commit_properties=CommitProperties(max_commit_retries=0),
             )
         except DeltaError:
             if self._table(table) is None:
@@ -426,7 +432,7 @@ def retention_from(environ: Mapping[str, str]) -> int:
     if not text:
         return DEFAULT_RETENTION_HOURS
     if not text.isdigit():
-        raise ValueError(f"{RETENTION_ENV} must be a whole number of hours, got {text!r}")
+        raise ConfigurationError(f"{RETENTION_ENV} must be a whole number of hours, got {text!r}")
     return int(text)
 
 

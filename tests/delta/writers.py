@@ -2,16 +2,20 @@
 
 import os
 from multiprocessing.connection import Connection
+from threading import Barrier
 
 from connector.entities import ACCOUNTS
 from connector.store.delta import DeltaTables
 from tests.delta.helpers import accounts
 
 
-def upsert_rounds(root: str, tag: str, keys: list[int], rounds: int, env: dict[str, str]) -> None:
-    """Upsert `keys` with login `<tag>-<round>` for each round, starting when the parent says."""
+def upsert_rounds(
+    root: str, tag: str, keys: list[int], rounds: int, env: dict[str, str], start: Barrier
+) -> None:
+    """Upsert `keys` with login `<tag>-<round>` for each round, from when every writer is ready."""
     os.environ.update(env)
     tables = DeltaTables(root)
+    start.wait()
     for number in range(rounds):
         tables.upsert(ACCOUNTS.table, accounts(*keys, login=f"{tag}-{number}"))
 
