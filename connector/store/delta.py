@@ -34,7 +34,7 @@ from connector.api.errors import ConfigurationError
 from connector.store.arrowio import conform, table_schema, widened
 from connector.store.backend import DELTA, AppendResult, MaintenanceResult, UpsertResult
 from connector.store.storage import _check_segment, _last_row_per_key
-from connector.store.tables import TableSpec
+from connector.store.tables import UTC_TIMESTAMP, TableSpec
 
 try:
     from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -116,9 +116,11 @@ class DeltaTables:
         With `dedupe`, one insert-only MERGE skips rows whose key those partitions already hold.
         """
         offered = rows.num_rows
+        if offered == 0:
+            return AppendResult(0, 0, (), 0)
         if dedupe:
             rows = _last_row_per_key(rows, spec.key)
-        days = pc.strftime(rows[day_of], format="%Y-%m-%d")
+        days = pc.strftime(rows[day_of].cast(UTC_TIMESTAMP), format="%Y-%m-%d")
         if days.null_count:
             raise ValueError(f"append to {spec.name}: rows without {day_of}")
         dated = rows.append_column(self.partition_key, days)
@@ -209,6 +211,8 @@ class DeltaTables:
             return UpsertResult(kept.num_rows, 0, 0, kept.num_rows, written)
         if found.metadata().partition_columns:
             raise ValueError(f"upsert needs an unpartitioned table; {spec.name} is partitioned")
+        if source.num_rows == 0:
+            return UpsertResult(0, 0, 0, self.row_count(spec.name))
         known = self._paths(spec.name, found)
         on = f"{TARGET}.{spec.key} = {SOURCE}.{spec.key}"
         metrics = (

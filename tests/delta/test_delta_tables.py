@@ -180,3 +180,25 @@ def test_batches_keep_their_types(tables):
     assert schema is not None
     assert schema.field("balance").type == pa.decimal128(24, 5)
     assert schema.field("_extracted_at").type == pa.timestamp("us", tz="UTC")
+
+
+def test_an_empty_upsert_or_append_commits_nothing(tables):
+    tables.upsert(ACCOUNTS.table, accounts(1))
+    before = history_length(tables, "accounts")
+
+    assert tables.upsert(ACCOUNTS.table, accounts()).rows == 1
+    assert tables.append(EVENTS, rows(EVENTS, []), "received_at").appended == 0
+
+    assert history_length(tables, "accounts") == before
+    assert tables.read("events") is None
+
+
+def test_append_takes_the_utc_day_of_any_time_zone(tables):
+    events = rows(EVENTS, [event(1, "2024-01-01 23:30:00")])
+    in_kyiv = events.set_column(
+        events.schema.get_field_index("received_at"),
+        "received_at",
+        events["received_at"].cast(pa.timestamp("us", tz="Europe/Kyiv")),
+    )
+
+    assert tables.append(EVENTS, in_kyiv, "received_at").partitions == ("2024-01-01",)
