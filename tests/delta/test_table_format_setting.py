@@ -1,11 +1,14 @@
 """`PORTABILLING_TABLE_FORMAT` and the component's `table_format` choose the tables' format."""
 
+import sys
+
 import pytest
 
 from connector.api.errors import ConfigurationError
 from connector.dagster_defs.component import PortaBillingComponent
 from connector.dagster_defs.project import build_defs
 from connector.dagster_defs.resources import ParquetStorageResource
+from connector.store.backend import open_tables
 from connector.store.delta import DeltaTables
 from connector.store.storage import TableStore
 
@@ -50,3 +53,10 @@ def test_the_component_attribute_chooses_delta() -> None:
 def test_the_component_refuses_an_unknown_format() -> None:
     with pytest.raises(Exception, match="table_format"):
         PortaBillingComponent.resolve_from_yaml(YAML + "table_format: iceberg\n")
+
+
+def test_a_missing_deltalake_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "deltalake", None)  # what an uninstalled package imports as
+    monkeypatch.delitem(sys.modules, "connector.store.delta")
+    with pytest.raises(ImportError, match=r"pip install 'portabilling-dagster\[delta\]'"):
+        open_tables("./data", "delta")
