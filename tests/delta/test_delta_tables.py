@@ -202,3 +202,12 @@ def test_append_takes_the_utc_day_of_any_time_zone(tables):
     )
 
     assert tables.append(EVENTS, in_kyiv, "received_at").partitions == ("2024-01-01",)
+
+
+def test_a_day_with_a_new_column_widens_the_table_and_keeps_other_days(tables):
+    publish(tables, XDRS.table, [[xdr(1)]], DAY1)
+
+    publish(tables, XDRS.table, [[{**xdr(2), "roaming_zone": "EU"}]], DAY2)
+
+    assert "roaming_zone" in tables.schema("xdrs").names
+    assert by_key(tables, "xdrs", "i_xdr", "roaming_zone") == {1: None, 2: "EU"}
