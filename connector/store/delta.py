@@ -284,15 +284,7 @@ class DeltaTables:
         return self._added_bytes(table, {})
 
     def _retried(self, attempt: Callable[[], T]) -> T:
-        """`attempt()`, run again on the new version after each conflicting commit."""
-        for number in range(COMMIT_ATTEMPTS):
-            try:
-                return attempt()
-            except CommitFailedError:
-                if number == COMMIT_ATTEMPTS - 1:
-                    raise
-                self.sleep(retry_delay(number, None, base=RETRY_BASE_S, cap=RETRY_CAP_S))
-        raise AssertionError("unreachable")
+        return retry_conflicts(attempt, sleep=self.sleep, rand=self.rand)
 
     def _uri(self, table: str) -> str:
         _check_segment(table)
@@ -409,6 +401,22 @@ class DeltaWriter:
                     day = pa.array([self.partition] * batch.num_rows, pa.string())
                     batch = batch.append_column(self.tables.partition_key, day)
                 yield conform(batch, schema)
+
+
+def retry_conflicts(
+    attempt: Callable[[], T],
+    *,
+    sleep: Callable[[float], None],
+    rand: Callable[[], float],
+    attempts: int = COMMIT_ATTEMPTS,
+) -> T:
+    """`attempt()`, run again after each conflicting commit (capped backoff, full jitter)."""
+    for number in range(attempts - 1):
+        try:
+            return attempt()
+        except CommitFailedError:
+            sleep(retry_delay(number, None, base=RETRY_BASE_S, cap=RETRY_CAP_S, rand=rand))
+    return attempt()
 
 
 def _merge_source(kept: pa.Table, key: str, deleting: list[int]) -> pa.Table:
