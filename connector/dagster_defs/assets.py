@@ -21,8 +21,7 @@ from connector.dagster_defs.naming import DEFAULT_NAMING, Naming
 from connector.dagster_defs.resources import EventStoreResource, PortaBillingResource
 from connector.entities import DailyPartitions, Entity, FullSnapshot, RecentWindow, Registry
 from connector.events.store import DEAD
-from connector.store.backend import UpsertResult
-from connector.store.storage import TableStore
+from connector.store.backend import Tables, UpsertResult
 from connector.store.tables import EVENTS, TableSpec
 from connector.sync.extract import (
     PREVIEW_ROWS,
@@ -124,7 +123,7 @@ def snapshot_asset(entity: Entity, naming: Naming = DEFAULT_NAMING) -> dg.Assets
 
 
 def _snapshot_run(
-    context: dg.AssetExecutionContext, entity: Entity, naming: Naming, store: TableStore
+    context: dg.AssetExecutionContext, entity: Entity, naming: Naming, store: Tables
 ) -> dg.MaterializeResult:
     """Replace the entity's table with a full snapshot; events applied meanwhile apply again."""
     portabilling: PortaBillingResource = naming.resource(context, "portabilling")

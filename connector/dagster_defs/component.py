@@ -252,6 +252,10 @@ class PortaBillingComponent(dg.Component, dg.Resolvable, dg.Model):
     name: str = Field(pattern=NAME, description="Instance name, in every job/resource name.")
     connection: Connection = Field(description="Where and how to reach the server.")
     data_dir: str = Field(description="Root of the tables: a local path or an fsspec URL.")
+    table_format: Literal["parquet", "delta"] = Field(
+        default="parquet",
+        description="`parquet` (plain Parquet files) or `delta` (Delta Lake, docs/delta.md).",
+    )
     events_db: str | None = Field(
         default=None, description="Event store (SQLite); default `<data_dir>/_events.sqlite3`."
     )
@@ -298,7 +302,7 @@ class PortaBillingComponent(dg.Component, dg.Resolvable, dg.Model):
         """What the factory builds this server's definitions from."""
         return Instance(
             portabilling=self._resource(),
-            storage=ParquetStorageResource(data_dir=self.data_dir),
+            storage=ParquetStorageResource(data_dir=self.data_dir, table_format=self.table_format),
             events_store=EventStoreResource(
                 path=self.events_db or f"{self.data_dir.rstrip('/')}/_events.sqlite3"
             ),

@@ -35,6 +35,7 @@ from connector.entities import (
     Registry,
 )
 from connector.events.store import default_events_db_path
+from connector.store.backend import PARQUET, TABLE_FORMATS
 from connector.store.tables import EVENTS
 
 DEFAULT_XDR_START = "2024-01-01"
@@ -81,7 +82,8 @@ def build_defs(
     instance = Instance(
         portabilling=portabilling_resource(environ),
         storage=ParquetStorageResource(
-            data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR)
+            data_dir=_env_or(environ, "PORTABILLING_DATA_DIR", DEFAULT_DATA_DIR),
+            table_format=table_format(environ),
         ),
         events_store=EventStoreResource(path=default_events_db_path(environ)),
         xdr_start=xdr_start_date(environ),
@@ -264,6 +266,16 @@ def executor(environ: Mapping[str, str]) -> dg.ExecutorDefinition:
             f"PORTABILLING_EXECUTOR must be one of {', '.join(EXECUTORS)}, got {name!r}"
         )
     return EXECUTORS[name]
+
+
+def table_format(environ: Mapping[str, str]) -> str:
+    """`PORTABILLING_TABLE_FORMAT`: `parquet` (default) or `delta` (Delta Lake tables)."""
+    name = environ.get("PORTABILLING_TABLE_FORMAT", "").strip() or PARQUET
+    if name not in TABLE_FORMATS:
+        raise ConfigurationError(
+            f"PORTABILLING_TABLE_FORMAT must be one of {', '.join(TABLE_FORMATS)}, got {name!r}"
+        )
+    return name
 
 
 def xdr_start_date(environ: Mapping[str, str]) -> date:

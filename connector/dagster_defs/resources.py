@@ -10,7 +10,7 @@ from connector.api.limits import server_slots
 from connector.api.settings import DEFAULTS, SETTINGS, ClientSettings, describe
 from connector.api.token_cache import TokenCache
 from connector.events.store import DEFAULT_EVENTS_DB, EventStore
-from connector.store.storage import TableStore
+from connector.store.backend import PARQUET, TABLE_FORMATS, Tables, open_tables
 
 
 def _setting(name: str) -> Any:
@@ -108,12 +108,27 @@ class PortaBillingResource(dg.ConfigurableResource):
 
 
 class ParquetStorageResource(dg.ConfigurableResource):
-    """Root of the Parquet tables: a local folder or an fsspec URL such as `s3://bucket/prefix`."""
+    """Root of the tables (a local folder or a URL such as `s3://bucket/prefix`), and format."""
 
     data_dir: str = Field(default="./data", description="PORTABILLING_DATA_DIR.")
+    table_format: str = Field(
+        default=PARQUET,
+        description="PORTABILLING_TABLE_FORMAT: `parquet` (plain Parquet files) or `delta` "
+        "(Delta Lake tables).",
+    )
 
-    def get_store(self) -> TableStore:
-        return TableStore(self.data_dir)
+    @model_validator(mode="after")
+    def _format_is_known(self) -> Self:
+        """Refuse an unknown table format when the definitions load."""
+        if self.table_format not in TABLE_FORMATS:
+            raise ValueError(
+                f"table_format must be one of {', '.join(TABLE_FORMATS)}, got {self.table_format!r}"
+            )
+        return self
+
+    def get_store(self) -> Tables:
+        """The tables under `data_dir`, in `table_format`."""
+        return open_tables(self.data_dir, self.table_format)
 
 
 class EventStoreResource(dg.ConfigurableResource):

@@ -21,8 +21,7 @@ from connector.entities.declaration import Entity, ListMethod, PerParent, Recent
 from connector.scan.keyset import KeySet
 from connector.scan.paging import ListScan, Page, Progress, ScanReport
 from connector.store.arrowio import RecordConverter, conform
-from connector.store.backend import UpsertResult
-from connector.store.storage import TableStore
+from connector.store.backend import Tables, UpsertResult
 from connector.store.tables import TableSpec
 
 PREVIEW_ROWS = 5
@@ -106,7 +105,7 @@ class ProgressLog:
 
 def extract_snapshot(
     client: PortaBillingClient,
-    store: TableStore,
+    store: Tables,
     entity: Entity,
     log: Log,
 ) -> Extraction:
@@ -117,7 +116,7 @@ def extract_snapshot(
 
 def extract_day(
     client: PortaBillingClient,
-    store: TableStore,
+    store: Tables,
     entity: Entity,
     parent: Entity | None,
     day: date,
@@ -141,7 +140,7 @@ def extract_day(
 
 def _day_per_parent(
     client: PortaBillingClient,
-    store: TableStore,
+    store: Tables,
     spec: TableSpec,
     source: PerParent,
     parent: Entity,
@@ -174,7 +173,7 @@ class Merge:
 
 def extract_window(
     client: PortaBillingClient,
-    store: TableStore,
+    store: Tables,
     entity: Entity,
     today: date,
     log: Log,
@@ -236,7 +235,7 @@ def _scan(
 
 def _publish(
     client: PortaBillingClient,
-    store: TableStore,
+    store: Tables,
     spec: TableSpec,
     partition: str | None,
     pages: Iterable[Page],

@@ -3,11 +3,14 @@
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from connector.dagster_defs.project import build_defs
 from connector.emulator import Emulator
@@ -46,6 +49,24 @@ def point_at(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Callable[[Emula
         return data
 
     return point
+
+
+@pytest.fixture(params=["parquet", "delta"])
+def table_format(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[str]:
+    """`PORTABILLING_TABLE_FORMAT` set to each format in turn; the test wrote only that format."""
+    monkeypatch.setenv("PORTABILLING_TABLE_FORMAT", request.param)
+    yield str(request.param)
+    delta_tables = list(tmp_path.glob("data/*/_delta_log"))
+    assert delta_tables if request.param == "delta" else not delta_tables
+
+
+def read_table(path: Path) -> pa.Table:
+    """A table folder read back in either format (a Delta table: its current version)."""
+    if (path / "_delta_log").is_dir():
+        return DeltaTable(str(path)).to_pyarrow_table()
+    return pq.read_table(path)
 
 
 @pytest.fixture

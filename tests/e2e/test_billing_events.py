@@ -4,14 +4,17 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pyarrow.parquet as pq
+import pytest
 
 from connector.dagster_defs.project import SNAPSHOT_JOB
 from connector.entities import CUSTOMERS
 from connector.entities.billing import DIDS, INVOICES
-from tests.e2e.conftest import materialize
+from tests.e2e.conftest import materialize, read_table
 from tests.e2e.test_events import deliver, run_requested, tick
 from tests.e2e.test_extraction import assert_equal_to_truth
+
+# Each test runs once per table format.
+pytestmark = pytest.mark.usefixtures("table_format")
 
 NEW_NUMBER = "+0015550001111"  # text: a leading + and zeros an integer would lose
 
@@ -44,7 +47,7 @@ def test_invoice_events_update_invoices_and_their_customers_in_place(
     apply_pending(events_db)
     assert emu.counters.requests.get("Invoice/get_invoice_list", 0) == 0  # re-read one by one
     assert emu.counters.requests["Invoice/get_invoice_info"] == 3
-    invoices = {r["i_invoice"]: r for r in pq.read_table(data / "invoices").to_pylist()}
+    invoices = {r["i_invoice"]: r for r in read_table(data / "invoices").to_pylist()}
     assert invoices[paid]["invoice_status"] == "Paid" and invoices[voided]["is_void"] is True
     assert issued in invoices
     assert_equal_to_truth(INVOICES.table, data / "invoices", emu.truth.table("invoices"))
@@ -64,7 +67,7 @@ def test_did_events_find_the_number_and_update_dids_in_place(
     emu.delete_did(free[2])
     deliver(emu, events_db, shuffle=True, duplicates=0.5)
     apply_pending(events_db)
-    dids = {r["i_did_number"]: r for r in pq.read_table(data / "dids").to_pylist()}
+    dids = {r["i_did_number"]: r for r in read_table(data / "dids").to_pylist()}
     assert dids[created]["number"] == NEW_NUMBER
     assert dids[free[0]]["usage"] == "I" and dids[free[1]]["number"] == "15559990000"
     assert free[2] not in dids

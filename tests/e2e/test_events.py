@@ -5,7 +5,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from connector.dagster_defs.project import EVENTS_JOB, SNAPSHOT_JOB, build_defs
@@ -15,9 +14,12 @@ from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS
 from connector.events.auth import BasicAuth
 from connector.events.receiver import EventReceiver
 from connector.events.store import EventStore
-from tests.e2e.conftest import materialize
+from tests.e2e.conftest import materialize, read_table
 from tests.e2e.expected import OWNER_COPIES
 from tests.e2e.test_extraction import assert_equal_to_truth, wait_for
+
+# Each test runs once per table format.
+pytestmark = pytest.mark.usefixtures("table_format")
 
 ROUTING = BUILT_IN.routing()
 
@@ -85,7 +87,7 @@ def test_events_bring_tables_to_the_emulators_state(
         ACCOUNTS.table, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES
     )
     assert_equal_to_truth(CUSTOMERS.table, data / "customers", emu.truth.customers())
-    stored = pq.read_table(data / "events")["i_event"].to_pylist()
+    stored = read_table(data / "events")["i_event"].to_pylist()
     assert sorted(stored) == sorted({e["variables"]["i_event"] for e in emu.events})
 
 
@@ -111,7 +113,7 @@ def test_a_failed_run_leaves_events_pending_and_the_next_applies_them_once(
     assert_equal_to_truth(
         ACCOUNTS.table, data / "accounts", emu.truth.accounts(), ignore=OWNER_COPIES
     )
-    stored = pq.read_table(data / "events")["i_event"].to_pylist()
+    stored = read_table(data / "events")["i_event"].to_pylist()
     assert len(stored) == len(set(stored)) == len(emu.events)
 
 

@@ -18,14 +18,14 @@ from connector.emulator import Emulator, EmulatorConfig
 from connector.entities import ACCOUNTS, BUILT_IN, CUSTOMERS, XDRS, FullSnapshot, RecentWindow
 from connector.store.tables import TableSpec
 from tests.conftest import TEST_RELEASE
-from tests.e2e.conftest import RacingClock, materialize
+from tests.e2e.conftest import RacingClock, materialize, read_table
 from tests.e2e.expected import actual_row, expected_row
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def table_rows(path: Path) -> tuple[Any, list[dict[str, Any]]]:
-    table = pq.read_table(path)
+    table = read_table(path)
     return table.schema, table.to_pylist()
 
 
