@@ -9,11 +9,17 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from connector.dagster_defs.project import EVENTS_JOB, SNAPSHOT_JOB, XDRS_JOB, build_defs
+from connector.dagster_defs.project import (
+    EVENTS_JOB,
+    SNAPSHOT_JOB,
+    XDRS_JOB,
+    build_defs,
+    table_format,
+)
 from connector.dagster_defs.resources import PortaBillingResource
 from connector.emulator import Emulator, EmulatorConfig
 from connector.entities import BUILT_IN, Registry
-from connector.store.storage import TableStore
+from connector.store.backend import Tables, open_tables
 from connector.store.tables import EVENTS
 
 DEMO_XDR_START = date(2024, 1, 1)
@@ -103,11 +109,11 @@ def _run_job(
 
 def _print_summary(data_dir: str, seconds: float) -> None:
     print(f"\ntables under {data_dir} ({seconds:.1f} s):")
-    for line in summary(TableStore(data_dir), BUILT_IN):
+    for line in summary(open_tables(data_dir, table_format(os.environ)), BUILT_IN):
         print(line)
 
 
-def summary(store: TableStore, entities: Registry) -> list[str]:
+def summary(store: Tables, entities: Registry) -> list[str]:
     """One line per table: every entity's, then the events'."""
     tables = [entity.name for entity in entities] + [EVENTS.name]
     width = max(map(len, tables))
