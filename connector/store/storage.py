@@ -1,10 +1,13 @@
 """Typed Parquet tables with atomic publish, on a local path or any fsspec URL.
 
-Layout: ``<root>/<table>/part-00000.parquet``; a partitioned table holds one such file per
-partition, hive style (``<root>/xdrs/date=2024-01-01/part-00000.parquet``). A writer streams
-record batches into row groups of a staging file under ``<root>/_staging/<created>-<uuid>/`` and
-publishes it with one rename (one object move on fsspec filesystems), so a table folder only ever
-holds committed files and a failed or killed run leaves the previous table exactly as it was.
+Layout: an unpartitioned table is ``<root>/<table>/part-00000.parquet`` up to ``bucket_rows``
+rows, above that ``B`` key-bucketed files ``<root>/<table>/part-{b:05d}-of-{B:05d}.parquet`` so an
+upsert rewrites only the buckets its keys fall in (`connector.store.buckets`, which also says how a
+bucketed snapshot is published). A partitioned table holds one file per partition, hive style
+(``<root>/xdrs/date=2024-01-01/part-00000.parquet``). A writer streams record batches into row
+groups of a staging file under ``<root>/_staging/<created>-<uuid>/`` and publishes it with one
+rename (one object move on fsspec filesystems), so a table folder only ever holds committed files
+and a failed or killed run leaves the previous table exactly as it was.
 Staging left by killed runs is removed by the next writer once it is older than ``staging_ttl_s``.
 
 Schemas only widen: a writer starts from the spec's schema united with the table's published
@@ -19,7 +22,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Sequence
 from types import TracebackType
 from typing import IO, Any
 
@@ -29,12 +32,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from connector.store import buckets
 from connector.store.arrowio import conform, table_schema, widened
 from connector.store.backend import PARQUET, UpsertResult
 from connector.store.locks import folder_lock, lock_path
 from connector.store.tables import TableSpec
 
-DATA_FILE = "part-00000.parquet"
+DATA_FILE = buckets.SINGLE_FILE
 STAGING_DIR = "_staging"
 COMPRESSION = "zstd"
 # Pages are buffered into row groups of this many rows: few enough row groups for fast scans
@@ -58,6 +62,7 @@ class TableStore:
         partition_key: str = "date",
         staging_ttl_s: float = 6 * 3600,
         row_group_rows: int = ROW_GROUP_ROWS,
+        bucket_rows: int = buckets.BUCKET_ROWS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         fs, path = fsspec.core.url_to_fs(root)
@@ -67,6 +72,7 @@ class TableStore:
         self.partition_key = partition_key
         self.staging_ttl_s = staging_ttl_s
         self.row_group_rows = row_group_rows
+        self.bucket_rows = bucket_rows
         self.clock = clock
 
     def table_uri(self, table: str, partition: str | None = None) -> str:
@@ -78,7 +84,8 @@ class TableStore:
         """A writer that replaces the table (or one partition) when its `with` block succeeds."""
         self.remove_stale_staging()
         start = table_schema(spec, self.schema(spec.name))
-        return TableWriter(self, self._folder(spec.name, partition), start)
+        key = spec.key if partition is None else None
+        return TableWriter(self, self._folder(spec.name, partition), start, key)
 
     def read(self, table: str, partition: str | None = None) -> pa.Table | None:
         """The published table or partition; all partitions (with the partition column) if none."""
@@ -90,6 +97,18 @@ class TableStore:
         parts = [self._read_file(path, schema, part) for path, part in files]
         return pa.concat_tables(parts)
 
+    def lookup(self, table: str, column: str, values: Sequence[Any]) -> pa.Table | None:
+        """The rows (of every partition) whose `column` is one of `values`; None if absent."""
+        files = self._published_files(table, None)
+        if not files:
+            return None
+        schema = self.schema(table)
+        assert schema is not None
+        wanted = pc.field(column).isin(pa.array(values, schema.field(column).type))
+        return pa.concat_tables(
+            [self._read_file(path, schema, part, wanted) for path, part in files]
+        )
+
     def row_count(self, table: str, partition: str | None = None) -> int:
         """Rows published in a table or partition, from the Parquet footers (no data read)."""
         rows = 0
@@ -99,8 +118,14 @@ class TableStore:
         return rows
 
     def schema(self, table: str, partition: str | None = None) -> pa.Schema | None:
-        """The published schema; united over all partitions when no partition is named."""
-        schemas = [self._read_schema(path) for path, _ in self._published_files(table, partition)]
+        """The published schema; united over all partitions when no partition is named.
+
+        The files of an unpartitioned table share one schema: the last one's footer is read.
+        """
+        files = self._published_files(table, partition)
+        if files and files[0][1] is None:
+            files = files[-1:]
+        schemas = [self._read_schema(path) for path, _ in files]
         if not schemas:
             return None
         merged = schemas[0]
@@ -111,33 +136,26 @@ class TableStore:
     def upsert(
         self, spec: TableSpec, rows: pa.Table, delete_keys: Iterable[int] = ()
     ) -> UpsertResult:
-        """Replace rows by key, drop deleted keys and publish atomically, streaming the old table.
+        """Replace rows by key and drop deleted keys, rewriting only the buckets they touch.
 
         A key both in `rows` and in `delete_keys` ends up deleted. Within `rows` the last row of a
         key wins. Only for unpartitioned tables. Holds the table's lock throughout, so no other
-        upsert or publish of the table interleaves with this read-modify-write.
+        upsert or publish of the table interleaves with this read-modify-write. A table that does
+        not exist yet is written as a snapshot would write it.
         """
-        if any(part is not None for _, part in self._published_files(spec.name, None)):
+        files = self._published_files(spec.name, None)
+        if any(part is not None for _, part in files):
             raise ValueError(f"upsert needs an unpartitioned table; {spec.name} is partitioned")
         with self.lock(self._folder(spec.name, None)):
-            return self._upsert(spec, rows, delete_keys)
-
-    def _upsert(self, spec: TableSpec, rows: pa.Table, delete_keys: Iterable[int]) -> UpsertResult:
-        rows = _last_row_per_key(rows, spec.key)
-        deleting = pa.array(sorted({int(k) for k in delete_keys}), pa.int64())
-        kept = rows.filter(pc.invert(pc.is_in(rows[spec.key], deleting)))
-        replacing = kept[spec.key].combine_chunks()
-        updated = deleted = 0
-        with self.writer(spec) as writer:
-            for batch in self._published_batches(spec.name):
-                keys = batch.column(spec.key)
-                is_deleted, is_replaced = pc.is_in(keys, deleting), pc.is_in(keys, replacing)
-                deleted += pc.sum(is_deleted).as_py() or 0
-                updated += pc.sum(is_replaced).as_py() or 0
-                writer.write(batch.filter(pc.invert(pc.or_(is_deleted, is_replaced))))
-            for batch in kept.to_batches():
-                writer.write(batch)
-        return UpsertResult(kept.num_rows - updated, updated, deleted, writer.rows)
+            files = self._published_files(spec.name, None)
+            if files:
+                paths = [path for path, _ in files]
+                return buckets.upsert(self, spec, paths, rows, delete_keys)
+            kept, _ = buckets.changes(rows, spec.key, delete_keys)
+            with self.writer(spec) as writer:
+                for batch in kept.to_batches():
+                    writer.write(batch)
+            return UpsertResult(kept.num_rows, 0, 0, writer.rows, writer.bytes_written)
 
     def remove_stale_staging(self) -> None:
         """Remove staging folders of runs that died more than `staging_ttl_s` ago."""
@@ -161,16 +179,35 @@ class TableStore:
             return open(path, "wb")  # the writer owns and closes it
         return self.fs.open(path, "wb")
 
+    def write_file(self, path: str, table: pa.Table) -> int:
+        """Write `table` as one durable Parquet file; its size in bytes."""
+        sink = self.open_output(path)
+        stream = pa.BufferedOutputStream(pa.PythonFile(sink), SINK_BUFFER_BYTES)
+        with pq.ParquetWriter(stream, table.schema, compression=COMPRESSION) as parquet:
+            parquet.write_table(table, row_group_size=self.row_group_rows)
+        stream.flush()
+        size = stream.tell()
+        _flush_durably(sink)
+        stream.close()
+        return size
+
     def publish(self, staged: str, folder: str) -> None:
         """Make `staged` the folder's data file in one rename / object move."""
-        final = f"{folder}/{DATA_FILE}"
         with self.lock(folder):
             self.fs.makedirs(folder, exist_ok=True)
-            if self.is_local:
-                os.replace(staged, final)
-                _fsync_folder(folder)
-            else:
-                self.fs.mv(staged, final)
+            self.move_file(staged, f"{folder}/{DATA_FILE}")
+
+    def publish_table(self, staged: str, key: str, rows: int, folder: str) -> int:
+        """Publish a staged snapshot of an unpartitioned table in its buckets; bytes published."""
+        return buckets.publish_snapshot(self, staged, key, rows, folder)
+
+    def move_file(self, staged: str, final: str) -> None:
+        """Put `staged` at `final` in one rename / object move."""
+        if self.is_local:
+            os.replace(staged, final)
+            buckets.fsync_folder(os.path.dirname(final))
+        else:
+            self.fs.mv(staged, final)
 
     def lock(self, folder: str) -> contextlib.AbstractContextManager[None]:
         """Exclusive access to a table folder: publishes and upserts of it never interleave."""
@@ -186,6 +223,8 @@ class TableStore:
     def _published_files(self, table: str, partition: str | None) -> list[tuple[str, str | None]]:
         """(data file, partition value) pairs of a table, or of one partition."""
         folder = self._folder(table, partition)
+        if partition is None and (data_files := buckets.published_files(self.fs, folder)):
+            return [(path, None) for path in data_files]
         if self.fs.exists(f"{folder}/{DATA_FILE}"):
             return [(f"{folder}/{DATA_FILE}", partition)]
         if partition is not None:
@@ -194,22 +233,22 @@ class TableStore:
         found = sorted(self.fs.glob(pattern))
         return [(path, path.rsplit("/", 2)[-2].split("=", 1)[1]) for path in found]
 
-    def _published_batches(self, table: str) -> Iterator[pa.RecordBatch]:
-        """The published table's rows, one row group at a time."""
-        for path, _ in self._published_files(table, None):
-            with self.fs.open(path, "rb") as handle:
-                parquet = pq.ParquetFile(handle)
-                for index in range(parquet.num_row_groups):
-                    yield from parquet.read_row_group(index).to_batches()
-
     def _read_schema(self, path: str) -> pa.Schema:
         with self.fs.open(path, "rb") as handle:
             return pq.read_schema(handle)
 
-    def _read_file(self, path: str, schema: pa.Schema, partition: str | None) -> pa.Table:
+    def _read_file(
+        self,
+        path: str,
+        schema: pa.Schema,
+        partition: str | None,
+        where: pc.Expression | None = None,
+    ) -> pa.Table:
         with self.fs.open(path, "rb") as handle:
             table = pq.read_table(handle)
         table = pa.Table.from_batches([conform(b, schema) for b in table.to_batches()], schema)
+        if where is not None:
+            table = table.filter(where)
         if partition is None:
             return table
         return table.append_column(self.partition_key, pa.repeat(partition, table.num_rows))
@@ -218,9 +257,12 @@ class TableStore:
 class TableWriter:
     """Streams record batches into a staged Parquet file; publishes it on a clean exit."""
 
-    def __init__(self, store: TableStore, folder: str, schema: pa.Schema) -> None:
+    def __init__(
+        self, store: TableStore, folder: str, schema: pa.Schema, key: str | None = None
+    ) -> None:
         self.store = store
         self.folder = folder
+        self.key = key  # set for an unpartitioned table: published in key buckets
         self.schema = schema
         self.rows = 0
         self.bytes_written = 0
@@ -245,12 +287,19 @@ class TableWriter:
         try:
             self._close()
             if exc_type is None:
-                self.bytes_written = self.store.fs.size(self._staged_path)
-                self.store.publish(self._staged_path, self.folder)
+                self._publish()
         finally:
             # Object stores have no empty folders: once its file moved, the staging folder is gone.
             with contextlib.suppress(FileNotFoundError):
                 self.store.fs.rm(self._staging, recursive=True)
+
+    def _publish(self) -> None:
+        if self.key is not None:
+            staged, rows = self._staged_path, self.rows
+            self.bytes_written = self.store.publish_table(staged, self.key, rows, self.folder)
+            return
+        self.bytes_written = self.store.fs.size(self._staged_path)
+        self.store.publish(self._staged_path, self.folder)
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append one batch (row groups fill up to `row_group_rows`); new columns widen first."""
@@ -310,15 +359,6 @@ class TableWriter:
         self.store.fs.rm(previous)
 
 
-def _last_row_per_key(rows: pa.Table, key: str) -> pa.Table:
-    """`rows` without earlier duplicates of a key."""
-    keys = rows[key].to_pylist()
-    if None in keys:
-        raise ValueError(f"rows without {key}")
-    last = {k: i for i, k in enumerate(keys)}
-    return rows if len(last) == len(keys) else rows.take(sorted(last.values()))
-
-
 def _check_segment(name: str) -> None:
     """Reject names that would escape their folder or hide from readers."""
     if not name or "/" in name or "\\" in name or name[0] in "._":
@@ -339,11 +379,3 @@ def _flush_durably(sink: Any) -> None:
     # In-memory and remote files have no descriptor: their close() is the commit.
     with contextlib.suppress(OSError, ValueError):
         os.fsync(sink.fileno())
-
-
-def _fsync_folder(folder: str) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -1,0 +1,347 @@
+"""Key-bucketed files of an unpartitioned table: naming, hashing, the snapshot split, upserts.
+
+A table of ``B = 2**k`` buckets keeps the rows whose int64 key hashes to bucket ``b`` in
+``part-{b:05d}-of-{B:05d}.parquet`` (Fibonacci hashing: the top ``k`` bits of
+``key * 0x9E3779B97F4A7C15 mod 2**64``); ``B = 1`` is the single ``part-00000.parquet``. ``B`` is
+the smallest power of two that keeps ``rows / B <= bucket_rows``; empty buckets have no file and
+every file of a table has the same schema. An upsert rewrites only the buckets its keys hash to,
+one file at a time, each with one rename (one object move on fsspec filesystems).
+
+A snapshot streams into one staging file; on publish it is split into its buckets with bounded
+memory: rows are first spilled into at most ``MAX_GROUPS`` group files by the top bits of the
+hash, then each group is sorted by bucket and key and cut into its bucket files. On a local root
+the new folder replaces the old one in one step (`exchange_folders`): readers list all old or all
+new files. Where that is impossible (fsspec roots, filesystems without ``RENAME_EXCHANGE``) the
+bucket files are moved in one by one and the files the new table no longer has (another bucket
+count, emptied buckets) are deleted last: until then a reader may see a bucket both as it was and
+as it is now. A publish that dies inside that window and changed the bucket count leaves both
+sets; upserts refuse such a table until the next snapshot replaces it.
+"""
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol
+
+import fsspec
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from connector.store.arrowio import conform, table_schema, widened
+from connector.store.backend import UpsertResult
+from connector.store.exchange import exchange_folders
+from connector.store.tables import TableSpec
+
+# Rows per bucket at most: 100 keys of a 10M-row table touch < 2% of it.
+BUCKET_ROWS = 2048
+SINGLE_FILE = "part-00000.parquet"
+BUCKET_FILES = "part-*.parquet"
+# The snapshot split spills into at most this many group files (one open file each), buffering
+# about this many rows across them between writes.
+MAX_GROUPS = 256
+SPILL_ROWS = 65_536
+_FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
+_NAME = re.compile(r"part-(\d{5})(?:-of-(\d{5}))?\.parquet")
+
+
+class FileStore(Protocol):
+    """What bucket files need from the store they live in (`TableStore`)."""
+
+    fs: fsspec.AbstractFileSystem
+    is_local: bool
+    bucket_rows: int
+
+    def new_staging_folder(self) -> str: ...
+
+    def write_file(self, path: str, table: pa.Table) -> int: ...
+
+    def move_file(self, staged: str, final: str) -> None: ...
+
+    def lock(self, folder: str) -> AbstractContextManager[None]: ...
+
+    def row_count(self, table: str, partition: str | None = None) -> int: ...
+
+
+def bucket_count(rows: int, bucket_rows: int) -> int:
+    """The smallest power of two B with ``rows / B <= bucket_rows``."""
+    count = 1
+    while rows > count * bucket_rows:
+        count *= 2
+    return count
+
+
+def bucket_file(bucket: int, count: int) -> str:
+    """The file name of a bucket of a table of `count` buckets."""
+    return SINGLE_FILE if count == 1 else f"part-{bucket:05d}-of-{count:05d}.parquet"
+
+
+def count_of(path: str) -> int:
+    """The bucket count a data file's name belongs to."""
+    match = _NAME.fullmatch(path.rsplit("/", 1)[-1])
+    if match is None:
+        raise ValueError(f"not a bucket file: {path.rsplit('/', 1)[-1]!r}")
+    return int(match.group(2) or 1)
+
+
+def bucket_ids(keys: pa.Array | pa.ChunkedArray, count: int) -> np.ndarray:
+    """The bucket of each key: the top bits of its Fibonacci hash (nulls go to bucket 0)."""
+    values = pc.fill_null(keys, 0).to_numpy().astype(np.int64).view(np.uint64)
+    bits = count.bit_length() - 1
+    if bits == 0:
+        return np.zeros(len(values), np.int64)
+    return ((values * _FIBONACCI) >> np.uint64(64 - bits)).astype(np.int64)
+
+
+def published_files(fs: fsspec.AbstractFileSystem, folder: str) -> list[str]:
+    """The data files of an unpartitioned table folder, in name order."""
+    return sorted(p for p in fs.glob(f"{folder}/{BUCKET_FILES}") if _NAME.fullmatch(_name(p)))
+
+
+def publish_snapshot(store: FileStore, staged: str, key: str, rows: int, folder: str) -> int:
+    """Split a staged snapshot into its buckets and publish them; the bytes published."""
+    count = bucket_count(rows, store.bucket_rows)
+    out = f"{staged.rsplit('/', 1)[0]}/table"
+    store.fs.makedirs(out, exist_ok=True)
+    if count == 1:
+        store.fs.mv(staged, f"{out}/{SINGLE_FILE}")
+        sizes = {SINGLE_FILE: store.fs.size(f"{out}/{SINGLE_FILE}")}
+    else:
+        sizes = _split(store, staged, key, count, out)
+        store.fs.rm(staged)
+    with store.lock(folder):
+        _publish_folder(store, out, list(sizes), folder)
+    return sum(sizes.values())
+
+
+def _split(store: FileStore, staged: str, key: str, count: int, out: str) -> dict[str, int]:
+    """Write the bucket files of a staged file into `out`; their sizes by name."""
+    sizes: dict[str, int] = {}
+    with _spill_folder(store, out) as spill:
+        for group in _spill_groups(store, staged, key, min(count, MAX_GROUPS), spill):
+            table = pq.read_table(group)
+            for bucket, rows in _by_bucket(table, key, count):
+                name = bucket_file(bucket, count)
+                sizes[name] = store.write_file(f"{out}/{name}", rows)
+            os.remove(group)
+    return sizes
+
+
+@contextmanager
+def _spill_folder(store: FileStore, out: str) -> Iterator[str]:
+    """A local folder for group files: beside the staging on local roots, else a temp folder."""
+    if store.is_local:
+        path = f"{out}-groups"
+        os.makedirs(path)
+    else:
+        path = tempfile.mkdtemp(prefix="portabilling-split-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _spill_groups(store: FileStore, staged: str, key: str, groups: int, spill: str) -> list[str]:
+    """Spill a staged file's rows into group files by the top bits of the key hash."""
+    writers: dict[int, pq.ParquetWriter] = {}
+    pending: dict[int, list[pa.Table]] = {}
+    pending_rows = 0
+    with store.fs.open(staged, "rb") as handle:
+        parquet = pq.ParquetFile(handle)
+        for index in range(parquet.num_row_groups):
+            chunk = parquet.read_row_group(index)
+            for group, rows in _by_bucket(chunk, key, groups, sort_keys=False):
+                pending.setdefault(group, []).append(rows)
+            pending_rows += chunk.num_rows
+            if pending_rows >= SPILL_ROWS:
+                _flush_groups(pending, writers, spill, parquet.schema_arrow)
+                pending_rows = 0
+        _flush_groups(pending, writers, spill, parquet.schema_arrow)
+    for writer in writers.values():
+        writer.close()
+    return [f"{spill}/group-{group:05d}.parquet" for group in sorted(writers)]
+
+
+def _flush_groups(
+    pending: dict[int, list[pa.Table]],
+    writers: dict[int, pq.ParquetWriter],
+    spill: str,
+    schema: pa.Schema,
+) -> None:
+    """Append the buffered rows of each group to its group file as one row group."""
+    for group, parts in pending.items():
+        if group not in writers:
+            path = f"{spill}/group-{group:05d}.parquet"
+            writers[group] = pq.ParquetWriter(path, schema, compression="zstd")
+        writers[group].write_table(pa.concat_tables(parts))
+    pending.clear()
+
+
+def _by_bucket(
+    table: pa.Table, key: str, count: int, *, sort_keys: bool = True
+) -> Iterator[tuple[int, pa.Table]]:
+    """The non-empty buckets of `table` with their rows (sorted by key unless told not to)."""
+    buckets = bucket_ids(table[key], count)
+    order = np.lexsort((table[key].to_numpy(), buckets)) if sort_keys else np.argsort(buckets)
+    ordered, buckets = table.take(order), buckets[order]
+    starts = np.flatnonzero(np.diff(buckets, prepend=-1))
+    ends = [*starts[1:], len(buckets)]
+    for start, end in zip(starts, ends, strict=True):
+        yield int(buckets[start]), ordered.slice(start, end - start)
+
+
+def _publish_folder(store: FileStore, staged: str, names: list[str], folder: str) -> None:
+    """Replace the table folder by the staged one: in one step where possible, else file by file."""
+    if store.is_local and _swap_folder(staged, folder):
+        return
+    store.fs.makedirs(folder, exist_ok=True)
+    for name in names:
+        store.move_file(f"{staged}/{name}", f"{folder}/{name}")
+    stale = [p for p in published_files(store.fs, folder) if _name(p) not in set(names)]
+    if stale:
+        store.fs.rm(stale)
+
+
+def _swap_folder(staged: str, folder: str) -> bool:
+    """Put a local staged folder in place of `folder` atomically; the old one lands in `staged`."""
+    if os.path.exists(folder):
+        if not exchange_folders(staged, folder):
+            return False
+    else:
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+        os.rename(staged, folder)
+    fsync_folder(os.path.dirname(folder))
+    return True
+
+
+def upsert(
+    store: FileStore,
+    spec: TableSpec,
+    files: list[str],
+    rows: pa.Table,
+    delete_keys: Iterable[int],
+) -> UpsertResult:
+    """Apply a batch to the buckets it touches, one atomic file replace per bucket.
+
+    `files` are the table's published files (at least one). A batch bringing a column the table
+    lacks rewrites every bucket with the wider schema, the last file last: `schema()` reads the
+    last file, so the widening is committed when every file has it.
+    """
+    counts = {count_of(path) for path in files}
+    if len(counts) > 1:
+        raise ValueError(
+            f"{spec.name} holds files of an interrupted snapshot publish; run a snapshot first"
+        )
+    count, folder = counts.pop(), files[0].rsplit("/", 1)[0]
+    with store.fs.open(files[-1], "rb") as handle:
+        published = pq.read_schema(handle)
+    schema = _upsert_schema(spec, published, rows.schema)
+    kept, deleting = changes(rows, spec.key, delete_keys)
+    kept = pa.Table.from_batches([conform(b, schema) for b in kept.to_batches()], schema)
+    touched = set(bucket_ids(kept[spec.key], count)) | set(bucket_ids(deleting, count))
+    if not schema.equals(published):
+        touched |= {_bucket_of(path) for path in files}
+    existing = {_name(path) for path in files}
+    staging = store.new_staging_folder()
+    try:
+        tally = _Tally()
+        for bucket in sorted(touched):
+            name = bucket_file(bucket, count)
+            old = _read_bucket(store, f"{folder}/{name}", schema) if name in existing else None
+            new = _merged(old, kept, spec.key, deleting, bucket, count, tally)
+            tally.bytes_written += _replace_bucket(store, staging, folder, name, new)
+    finally:
+        store.fs.rm(staging, recursive=True)
+    inserted, rows_after = kept.num_rows - tally.updated, store.row_count(spec.name)
+    return UpsertResult(inserted, tally.updated, tally.deleted, rows_after, tally.bytes_written)
+
+
+class _Tally:
+    """Rows updated and deleted, and bytes written, over the buckets of one upsert."""
+
+    def __init__(self) -> None:
+        self.updated = self.deleted = self.bytes_written = 0
+
+
+def changes(rows: pa.Table, key: str, delete_keys: Iterable[int]) -> tuple[pa.Table, pa.Array]:
+    """The rows to upsert (the last of each key, deleted keys dropped) and the keys to delete."""
+    rows = _last_row_per_key(rows, key)
+    deleting = pa.array(sorted({int(k) for k in delete_keys}), pa.int64())
+    return rows.filter(pc.invert(pc.is_in(rows[key], deleting))), deleting
+
+
+def _upsert_schema(spec: TableSpec, published: pa.Schema, incoming: pa.Schema) -> pa.Schema:
+    """The table's schema widened by columns the batch brings."""
+    schema = table_schema(spec, published)
+    return widened(schema, [f for f in incoming if f.name not in schema.names])
+
+
+def _read_bucket(store: FileStore, path: str, schema: pa.Schema) -> pa.Table:
+    with store.fs.open(path, "rb") as handle:
+        table = pq.read_table(handle)
+    return pa.Table.from_batches([conform(b, schema) for b in table.to_batches()], schema)
+
+
+def _merged(
+    old: pa.Table | None,
+    kept: pa.Table,
+    key: str,
+    deleting: pa.Array,
+    bucket: int,
+    count: int,
+    tally: _Tally,
+) -> pa.Table:
+    """One bucket's rows after the batch: old rows not replaced or deleted, then the new ones."""
+    incoming = kept.filter(pa.array(bucket_ids(kept[key], count) == bucket))
+    if old is None:
+        return incoming
+    is_deleted = pc.is_in(old[key], deleting)
+    is_replaced = pc.is_in(old[key], incoming[key].combine_chunks())
+    tally.deleted += pc.sum(is_deleted).as_py() or 0
+    tally.updated += pc.sum(is_replaced).as_py() or 0
+    survivors = old.filter(pc.invert(pc.or_(is_deleted, is_replaced)))
+    return pa.concat_tables([survivors, incoming]).sort_by(key)
+
+
+def _replace_bucket(store: FileStore, staging: str, folder: str, name: str, rows: pa.Table) -> int:
+    """Publish one bucket file atomically (remove it once empty); the bytes written."""
+    final = f"{folder}/{name}"
+    if rows.num_rows == 0:
+        if store.fs.exists(final):
+            store.fs.rm(final)
+        return 0
+    size = store.write_file(f"{staging}/{name}", rows)
+    store.move_file(f"{staging}/{name}", final)
+    return size
+
+
+def _last_row_per_key(rows: pa.Table, key: str) -> pa.Table:
+    """`rows` without earlier duplicates of a key."""
+    keys = rows[key].to_pylist()
+    if None in keys:
+        raise ValueError(f"rows without {key}")
+    last = {k: i for i, k in enumerate(keys)}
+    return rows if len(last) == len(keys) else rows.take(sorted(last.values()))
+
+
+def _bucket_of(path: str) -> int:
+    match = _NAME.fullmatch(_name(path))
+    assert match is not None
+    return int(match.group(1))
+
+
+def _name(path: str) -> str:
+    return path.rsplit("/", 1)[-1]
+
+
+def fsync_folder(folder: str) -> None:
+    """Make a rename in a local folder durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
