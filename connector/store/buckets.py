@@ -23,7 +23,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
 
 import fsspec
@@ -41,8 +41,10 @@ from connector.store.tables import TableSpec
 BUCKET_ROWS = 2048
 SINGLE_FILE = "part-00000.parquet"
 BUCKET_FILES = "part-*.parquet"
-# The snapshot split spills into at most this many group files (one open file each), buffering
-# about this many rows across them between writes.
+# The snapshot split spills into group files of about GROUP_ROWS rows (at most MAX_GROUPS, one
+# open file each), buffering about SPILL_ROWS rows across them between writes; then it sorts one
+# group at a time in memory.
+GROUP_ROWS = 65_536
 MAX_GROUPS = 256
 SPILL_ROWS = 65_536
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
@@ -58,7 +60,7 @@ class FileStore(Protocol):
 
     def new_staging_folder(self) -> str: ...
 
-    def write_file(self, path: str, table: pa.Table) -> int: ...
+    def write_file(self, path: str, table: pa.Table, *, durable: bool = True) -> int: ...
 
     def move_file(self, staged: str, final: str) -> None: ...
 
@@ -111,24 +113,47 @@ def publish_snapshot(store: FileStore, staged: str, key: str, rows: int, folder:
         store.fs.mv(staged, f"{out}/{SINGLE_FILE}")
         sizes = {SINGLE_FILE: store.fs.size(f"{out}/{SINGLE_FILE}")}
     else:
-        sizes = _split(store, staged, key, count, out)
+        sizes = _split(store, staged, key, (rows, count), out)
         store.fs.rm(staged)
     with store.lock(folder):
         _publish_folder(store, out, list(sizes), folder)
     return sum(sizes.values())
 
 
-def _split(store: FileStore, staged: str, key: str, count: int, out: str) -> dict[str, int]:
-    """Write the bucket files of a staged file into `out`; their sizes by name."""
+def _split(
+    store: FileStore, staged: str, key: str, shape: tuple[int, int], out: str
+) -> dict[str, int]:
+    """Write the bucket files of a staged file of `shape` (rows, buckets) into `out`; sizes."""
+    rows, count = shape
+    groups = min(count, MAX_GROUPS, bucket_count(rows, GROUP_ROWS))
     sizes: dict[str, int] = {}
     with _spill_folder(store, out) as spill:
-        for group in _spill_groups(store, staged, key, min(count, MAX_GROUPS), spill):
-            table = pq.read_table(group)
-            for bucket, rows in _by_bucket(table, key, count):
+        for group in _groups(store, staged, key, groups, spill):
+            for bucket, bucket_rows in _by_bucket(group, key, count):
                 name = bucket_file(bucket, count)
-                sizes[name] = store.write_file(f"{out}/{name}", rows)
-            os.remove(group)
+                sizes[name] = store.write_file(f"{out}/{name}", bucket_rows, durable=False)
+    _make_durable(store, [f"{out}/{name}" for name in sizes])
     return sizes
+
+
+def _groups(store: FileStore, staged: str, key: str, groups: int, spill: str) -> Iterator[pa.Table]:
+    """The staged rows one group at a time (all at once when they fit one group)."""
+    if groups == 1:
+        with store.fs.open(staged, "rb") as handle:
+            yield pq.read_table(handle)
+        return
+    for path in _spill_groups(store, staged, key, groups, spill):
+        group = pq.read_table(path)
+        os.remove(path)
+        yield group
+
+
+def _make_durable(store: FileStore, paths: list[str]) -> None:
+    """Flush written local files to disk (after the last write: one journal commit, not many)."""
+    if not store.is_local:
+        return  # an object exists once its upload completed
+    for path in paths:
+        fsync_path(path)
 
 
 @contextmanager
@@ -214,7 +239,7 @@ def _swap_folder(staged: str, folder: str) -> bool:
     else:
         os.makedirs(os.path.dirname(folder), exist_ok=True)
         os.rename(staged, folder)
-    fsync_folder(os.path.dirname(folder))
+    fsync_path(os.path.dirname(folder))
     return True
 
 
@@ -248,14 +273,19 @@ def upsert(
     existing = {_name(path) for path in files}
     staging = store.new_staging_folder()
     try:
-        tally = _Tally()
+        tally, staged = _Tally(), {}
         for bucket in sorted(touched):
             name = bucket_file(bucket, count)
             old = _read_bucket(store, f"{folder}/{name}", schema) if name in existing else None
             new = _merged(old, kept, spec.key, deleting, bucket, count, tally)
-            tally.bytes_written += _replace_bucket(store, staging, folder, name, new)
+            staged[name] = _stage_bucket(store, f"{staging}/{name}", new, tally)
+        _make_durable(store, [path for path in staged.values() if path is not None])
+        for name, path in staged.items():
+            _replace_bucket(store, path, f"{folder}/{name}")
     finally:
-        store.fs.rm(staging, recursive=True)
+        # Object stores have no empty folders: once its files moved, the staging folder is gone.
+        with suppress(FileNotFoundError):
+            store.fs.rm(staging, recursive=True)
     inserted, rows_after = kept.num_rows - tally.updated, store.row_count(spec.name)
     return UpsertResult(inserted, tally.updated, tally.deleted, rows_after, tally.bytes_written)
 
@@ -307,16 +337,20 @@ def _merged(
     return pa.concat_tables([survivors, incoming]).sort_by(key)
 
 
-def _replace_bucket(store: FileStore, staging: str, folder: str, name: str, rows: pa.Table) -> int:
-    """Publish one bucket file atomically (remove it once empty); the bytes written."""
-    final = f"{folder}/{name}"
+def _stage_bucket(store: FileStore, path: str, rows: pa.Table, tally: _Tally) -> str | None:
+    """Write a bucket's new file to `path`; None for a bucket left empty."""
     if rows.num_rows == 0:
-        if store.fs.exists(final):
-            store.fs.rm(final)
-        return 0
-    size = store.write_file(f"{staging}/{name}", rows)
-    store.move_file(f"{staging}/{name}", final)
-    return size
+        return None
+    tally.bytes_written += store.write_file(path, rows, durable=False)
+    return path
+
+
+def _replace_bucket(store: FileStore, staged: str | None, final: str) -> None:
+    """Publish one bucket file atomically, or remove it when the bucket is now empty."""
+    if staged is not None:
+        store.move_file(staged, final)
+    elif store.fs.exists(final):
+        store.fs.rm(final)
 
 
 def _last_row_per_key(rows: pa.Table, key: str) -> pa.Table:
@@ -338,9 +372,9 @@ def _name(path: str) -> str:
     return path.rsplit("/", 1)[-1]
 
 
-def fsync_folder(folder: str) -> None:
-    """Make a rename in a local folder durable."""
-    descriptor = os.open(folder, os.O_RDONLY)
+def fsync_path(path: str) -> None:
+    """Flush a local file's data, or a folder's renames, to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:

@@ -179,15 +179,16 @@ class TableStore:
             return open(path, "wb")  # the writer owns and closes it
         return self.fs.open(path, "wb")
 
-    def write_file(self, path: str, table: pa.Table) -> int:
-        """Write `table` as one durable Parquet file; its size in bytes."""
+    def write_file(self, path: str, table: pa.Table, *, durable: bool = True) -> int:
+        """Write `table` as one Parquet file (flushed to disk if `durable`); its size in bytes."""
         sink = self.open_output(path)
         stream = pa.BufferedOutputStream(pa.PythonFile(sink), SINK_BUFFER_BYTES)
         with pq.ParquetWriter(stream, table.schema, compression=COMPRESSION) as parquet:
             parquet.write_table(table, row_group_size=self.row_group_rows)
         stream.flush()
         size = stream.tell()
-        _flush_durably(sink)
+        if durable:
+            _flush_durably(sink)
         stream.close()
         return size
 
@@ -205,7 +206,7 @@ class TableStore:
         """Put `staged` at `final` in one rename / object move."""
         if self.is_local:
             os.replace(staged, final)
-            buckets.fsync_folder(os.path.dirname(final))
+            buckets.fsync_path(os.path.dirname(final))
         else:
             self.fs.mv(staged, final)
 
