@@ -8,42 +8,17 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from connector.entities import ACCOUNTS
-from connector.store.arrowio import conform
 from connector.store.buckets import bucket_count, bucket_file, bucket_ids
 from connector.store.storage import TableStore
 from tests.scaleout.conftest import s3, s3_endpoint, s3_root  # noqa: F401 (fixtures)
 
-from .helpers import NOW, table_files
+from .helpers import SPEC, accounts, snapshot, table_files
 
-SPEC = ACCOUNTS.table
 GOLDEN = 0x9E3779B97F4A7C15
-
-
-def accounts(keys: list[int] | np.ndarray, balance: str = "1.5") -> pa.Table:
-    """Account rows of the table's schema for `keys`, built column-wise (fast for 200k rows)."""
-    keys = pa.array(keys, pa.int64())
-    columns = {
-        "i_account": keys,
-        "id": pc.cast(keys, pa.string()),
-        "balance": pa.repeat(pa.scalar(balance).cast(pa.decimal128(24, 5)), len(keys)),
-        "_extracted_at": pa.repeat(pa.scalar(NOW, pa.timestamp("us", tz="UTC")), len(keys)),
-    }
-    batch = pa.RecordBatch.from_pydict(columns)
-    return pa.Table.from_batches([conform(batch, SPEC.schema)])
-
-
-def snapshot(store: TableStore, rows: pa.Table) -> int:
-    """Publish `rows` as the accounts table; the bytes published."""
-    with store.writer(SPEC) as writer:
-        for batch in rows.to_batches(max_chunksize=5000):
-            writer.write(batch)
-    return writer.bytes_written
 
 
 def reference_bucket(key: int, count: int) -> int:
