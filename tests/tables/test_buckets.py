@@ -211,3 +211,30 @@ def test_s3_bucketed_snapshot_and_upsert(s3_root, s3):  # noqa: F811 (fixtures)
     table = pq.read_table(folder, filesystem=s3)
     assert balances(table)[10] == "3.00000" and 11 not in balances(table)
     assert s3.find(f"{s3_root}/_staging".removeprefix("s3://")) == []
+
+
+class LosingStore(TableStore):
+    """A store whose object moves fail from the `fail_at`-th on (a connection lost mid-publish)."""
+
+    def __init__(self, root: str, fail_at: int, **options: int) -> None:
+        super().__init__(root, **options)
+        self.fail_at, self.moves = fail_at, 0
+
+    def move_file(self, staged: str, final: str) -> None:
+        self.moves += 1
+        if self.moves >= self.fail_at:
+            raise OSError("connection lost")
+        super().move_file(staged, final)
+
+
+def test_an_interrupted_file_by_file_publish_blocks_upserts_until_a_snapshot(tmp_path):
+    root = f"memory://interrupted-{tmp_path.name}"
+    snapshot(TableStore(root, bucket_rows=100), accounts(list(range(1000))))
+    with pytest.raises(OSError, match="connection lost"):
+        snapshot(LosingStore(root, 3, bucket_rows=100), accounts(list(range(2000))))
+    store = TableStore(root, bucket_rows=100)
+    with pytest.raises(ValueError, match="interrupted snapshot publish; run a snapshot"):
+        store.upsert(SPEC, accounts([1]))
+    snapshot(store, accounts(list(range(2000))))
+    assert len(store.fs.find(f"{store.root}/accounts")) == 32
+    assert len(balances(store.read("accounts"))) == 2000
