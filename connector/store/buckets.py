@@ -48,7 +48,7 @@ GROUP_ROWS = 65_536
 MAX_GROUPS = 256
 SPILL_ROWS = 65_536
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
-_NAME = re.compile(r"part-(\d{5})(?:-of-(\d{5}))?\.parquet")
+_NAME = re.compile(r"part-(\d{5,})(?:-of-(\d{5,}))?\.parquet")
 
 
 class FileStore(Protocol):
@@ -60,7 +60,14 @@ class FileStore(Protocol):
 
     def new_staging_folder(self) -> str: ...
 
-    def write_file(self, path: str, table: pa.Table, *, durable: bool = True) -> int: ...
+    def write_file(
+        self,
+        path: str,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        durable: bool = True,
+    ) -> tuple[int, int]: ...
 
     def move_file(self, staged: str, final: str) -> None: ...
 
@@ -82,12 +89,12 @@ def bucket_file(bucket: int, count: int) -> str:
     return SINGLE_FILE if count == 1 else f"part-{bucket:05d}-of-{count:05d}.parquet"
 
 
-def count_of(path: str) -> int:
-    """The bucket count a data file's name belongs to."""
-    match = _NAME.fullmatch(path.rsplit("/", 1)[-1])
+def bucket_of(path: str) -> tuple[int, int]:
+    """The bucket a data file holds and the bucket count of its table, from its name."""
+    match = _NAME.fullmatch(_name(path))
     if match is None:
-        raise ValueError(f"not a bucket file: {path.rsplit('/', 1)[-1]!r}")
-    return int(match.group(2) or 1)
+        raise ValueError(f"not a bucket file: {_name(path)!r}")
+    return int(match.group(1)), int(match.group(2) or 1)
 
 
 def bucket_ids(keys: pa.Array | pa.ChunkedArray, count: int) -> np.ndarray:
@@ -129,9 +136,10 @@ def _split(
     sizes: dict[str, int] = {}
     with _spill_folder(store, out) as spill:
         for group in _groups(store, staged, key, groups, spill):
-            for bucket, bucket_rows in _by_bucket(group, key, count):
-                name = bucket_file(bucket, count)
-                sizes[name] = store.write_file(f"{out}/{name}", bucket_rows, durable=False)
+            for bucket, rows_of_bucket in _by_bucket(group, key, count):
+                name, batches = bucket_file(bucket, count), rows_of_bucket.to_batches()
+                path = f"{out}/{name}"
+                _, sizes[name] = store.write_file(path, group.schema, batches, durable=False)
     _make_durable(store, [f"{out}/{name}" for name in sizes])
     return sizes
 
@@ -252,49 +260,34 @@ def upsert(
 ) -> UpsertResult:
     """Apply a batch to the buckets it touches, one atomic file replace per bucket.
 
-    `files` are the table's published files (at least one). A batch bringing a column the table
-    lacks rewrites every bucket with the wider schema, the last file last: `schema()` reads the
-    last file, so the widening is committed when every file has it.
+    `files` are the table's published files (at least one). Each touched bucket is streamed a
+    row group at a time, so even an old single-file table upserts in bounded memory. A batch
+    bringing a column the table lacks rewrites every bucket with the wider schema, the last file
+    last: `schema()` reads the last file, so the widening is committed when every file has it.
     """
-    counts = {count_of(path) for path in files}
-    if len(counts) > 1:
-        raise ValueError(
-            f"{spec.name} holds files of an interrupted snapshot publish; run a snapshot first"
-        )
-    count, folder = counts.pop(), files[0].rsplit("/", 1)[0]
+    count, folder = _bucket_count_of(spec, files), files[0].rsplit("/", 1)[0]
     with store.fs.open(files[-1], "rb") as handle:
         published = pq.read_schema(handle)
-    schema = _upsert_schema(spec, published, rows.schema)
     kept, deleting = changes(rows, spec.key, delete_keys)
+    schema = _upsert_schema(spec, published, kept.schema)
+    rewrite = _BucketRewrite(spec.key, schema, deleting)
     kept = pa.Table.from_batches([conform(b, schema) for b in kept.to_batches()], schema)
     touched = set(bucket_ids(kept[spec.key], count)) | set(bucket_ids(deleting, count))
     if not schema.equals(published):
-        touched |= {_bucket_of(path) for path in files}
+        touched |= {bucket_of(path)[0] for path in files}
     existing = {_name(path) for path in files}
-    staging = store.new_staging_folder()
-    try:
-        tally, staged = _Tally(), {}
+    with _staging_folder(store) as staging:
+        staged = {}
         for bucket in sorted(touched):
             name = bucket_file(bucket, count)
-            old = _read_bucket(store, f"{folder}/{name}", schema) if name in existing else None
-            new = _merged(old, kept, spec.key, deleting, bucket, count, tally)
-            staged[name] = _stage_bucket(store, f"{staging}/{name}", new, tally)
+            old = f"{folder}/{name}" if name in existing else None
+            incoming = kept.filter(pa.array(bucket_ids(kept[spec.key], count) == bucket))
+            staged[name] = rewrite.stage(store, old, incoming, f"{staging}/{name}")
         _make_durable(store, [path for path in staged.values() if path is not None])
         for name, path in staged.items():
             _replace_bucket(store, path, f"{folder}/{name}")
-    finally:
-        # Object stores have no empty folders: once its files moved, the staging folder is gone.
-        with suppress(FileNotFoundError):
-            store.fs.rm(staging, recursive=True)
-    inserted, rows_after = kept.num_rows - tally.updated, store.row_count(spec.name)
-    return UpsertResult(inserted, tally.updated, tally.deleted, rows_after, tally.bytes_written)
-
-
-class _Tally:
-    """Rows updated and deleted, and bytes written, over the buckets of one upsert."""
-
-    def __init__(self) -> None:
-        self.updated = self.deleted = self.bytes_written = 0
+    inserted, total = kept.num_rows - rewrite.updated, store.row_count(spec.name)
+    return UpsertResult(inserted, rewrite.updated, rewrite.deleted, total, rewrite.bytes_written)
 
 
 def changes(rows: pa.Table, key: str, delete_keys: Iterable[int]) -> tuple[pa.Table, pa.Array]:
@@ -304,45 +297,69 @@ def changes(rows: pa.Table, key: str, delete_keys: Iterable[int]) -> tuple[pa.Ta
     return rows.filter(pc.invert(pc.is_in(rows[key], deleting))), deleting
 
 
+def _bucket_count_of(spec: TableSpec, files: list[str]) -> int:
+    """The one bucket count of a table's files (two: a file-by-file publish was interrupted)."""
+    counts = {bucket_of(path)[1] for path in files}
+    if len(counts) > 1:
+        raise ValueError(
+            f"{spec.name} holds files of an interrupted snapshot publish; run a snapshot first"
+        )
+    return counts.pop()
+
+
 def _upsert_schema(spec: TableSpec, published: pa.Schema, incoming: pa.Schema) -> pa.Schema:
     """The table's schema widened by columns the batch brings."""
     schema = table_schema(spec, published)
     return widened(schema, [f for f in incoming if f.name not in schema.names])
 
 
-def _read_bucket(store: FileStore, path: str, schema: pa.Schema) -> pa.Table:
-    with store.fs.open(path, "rb") as handle:
-        table = pq.read_table(handle)
-    return pa.Table.from_batches([conform(b, schema) for b in table.to_batches()], schema)
+@contextmanager
+def _staging_folder(store: FileStore) -> Iterator[str]:
+    """A fresh staging folder, removed afterwards."""
+    staging = store.new_staging_folder()
+    try:
+        yield staging
+    finally:
+        # Object stores have no empty folders: once its files moved, the staging folder is gone.
+        with suppress(FileNotFoundError):
+            store.fs.rm(staging, recursive=True)
 
 
-def _merged(
-    old: pa.Table | None,
-    kept: pa.Table,
-    key: str,
-    deleting: pa.Array,
-    bucket: int,
-    count: int,
-    tally: _Tally,
-) -> pa.Table:
-    """One bucket's rows after the batch: old rows not replaced or deleted, then the new ones."""
-    incoming = kept.filter(pa.array(bucket_ids(kept[key], count) == bucket))
-    if old is None:
-        return incoming
-    is_deleted = pc.is_in(old[key], deleting)
-    is_replaced = pc.is_in(old[key], incoming[key].combine_chunks())
-    tally.deleted += pc.sum(is_deleted).as_py() or 0
-    tally.updated += pc.sum(is_replaced).as_py() or 0
-    survivors = old.filter(pc.invert(pc.or_(is_deleted, is_replaced)))
-    return pa.concat_tables([survivors, incoming]).sort_by(key)
+class _BucketRewrite:
+    """Writes buckets as they are after a batch, counting what changed and the bytes written."""
 
+    def __init__(self, key: str, schema: pa.Schema, deleting: pa.Array) -> None:
+        self.key, self.schema, self.deleting = key, schema, deleting
+        self.updated = self.deleted = self.bytes_written = 0
 
-def _stage_bucket(store: FileStore, path: str, rows: pa.Table, tally: _Tally) -> str | None:
-    """Write a bucket's new file to `path`; None for a bucket left empty."""
-    if rows.num_rows == 0:
-        return None
-    tally.bytes_written += store.write_file(path, rows, durable=False)
-    return path
+    def stage(self, store: FileStore, old: str | None, incoming: pa.Table, path: str) -> str | None:
+        """Write the bucket's new file to `path`; None when the bucket is left empty."""
+        batches = self._rows_after(store, old, incoming)
+        rows, size = store.write_file(path, self.schema, batches, durable=False)
+        if rows == 0:
+            return None
+        self.bytes_written += size
+        return path
+
+    def _rows_after(
+        self, store: FileStore, old: str | None, incoming: pa.Table
+    ) -> Iterator[pa.RecordBatch]:
+        """The old rows neither replaced nor deleted, a row group at a time, then the new rows."""
+        if old is not None:
+            replacing = incoming[self.key].combine_chunks()
+            with store.fs.open(old, "rb") as handle:
+                parquet = pq.ParquetFile(handle)
+                for index in range(parquet.num_row_groups):
+                    for batch in parquet.read_row_group(index).to_batches():
+                        yield self._survivors(conform(batch, self.schema), replacing)
+        yield from incoming.to_batches()
+
+    def _survivors(self, batch: pa.RecordBatch, replacing: pa.Array) -> pa.RecordBatch:
+        keys = batch.column(self.key)
+        is_deleted, is_replaced = pc.is_in(keys, self.deleting), pc.is_in(keys, replacing)
+        self.deleted += pc.sum(is_deleted).as_py() or 0
+        self.updated += pc.sum(is_replaced).as_py() or 0
+        return batch.filter(pc.invert(pc.or_(is_deleted, is_replaced)))
 
 
 def _replace_bucket(store: FileStore, staged: str | None, final: str) -> None:
@@ -360,12 +377,6 @@ def _last_row_per_key(rows: pa.Table, key: str) -> pa.Table:
         raise ValueError(f"rows without {key}")
     last = {k: i for i, k in enumerate(keys)}
     return rows if len(last) == len(keys) else rows.take(sorted(last.values()))
-
-
-def _bucket_of(path: str) -> int:
-    match = _NAME.fullmatch(_name(path))
-    assert match is not None
-    return int(match.group(1))
 
 
 def _name(path: str) -> str:

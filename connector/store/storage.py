@@ -22,7 +22,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import IO, Any
 
@@ -179,18 +179,27 @@ class TableStore:
             return open(path, "wb")  # the writer owns and closes it
         return self.fs.open(path, "wb")
 
-    def write_file(self, path: str, table: pa.Table, *, durable: bool = True) -> int:
-        """Write `table` as one Parquet file (flushed to disk if `durable`); its size in bytes."""
-        sink = self.open_output(path)
+    def write_file(
+        self,
+        path: str,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        durable: bool = True,
+    ) -> tuple[int, int]:
+        """Stream `batches` into one Parquet file (synced to disk if `durable`); (rows, bytes)."""
+        sink, rows = self.open_output(path), 0
         stream = pa.BufferedOutputStream(pa.PythonFile(sink), SINK_BUFFER_BYTES)
-        with pq.ParquetWriter(stream, table.schema, compression=COMPRESSION) as parquet:
-            parquet.write_table(table, row_group_size=self.row_group_rows)
+        with pq.ParquetWriter(stream, schema, compression=COMPRESSION) as parquet:
+            for group in _row_groups(batches, schema, self.row_group_rows):
+                parquet.write_table(group, row_group_size=self.row_group_rows)
+                rows += group.num_rows
         stream.flush()
         size = stream.tell()
         if durable:
             _flush_durably(sink)
         stream.close()
-        return size
+        return rows, size
 
     def publish(self, staged: str, folder: str) -> None:
         """Make `staged` the folder's data file in one rename / object move."""
@@ -358,6 +367,22 @@ class TableWriter:
                 for batch in parquet.read_row_group(index).to_batches():
                     self._parquet.write_batch(conform(batch, self.schema))
         self.store.fs.rm(previous)
+
+
+def _row_groups(
+    batches: Iterable[pa.RecordBatch], schema: pa.Schema, rows: int
+) -> Iterator[pa.Table]:
+    """`batches` gathered into tables of at least `rows` rows (the last may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows >= rows:
+            yield pa.Table.from_batches(pending, schema)
+            pending, pending_rows = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending, schema)
 
 
 def _check_segment(name: str) -> None:

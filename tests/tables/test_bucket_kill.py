@@ -57,9 +57,9 @@ UPSERT_SCRIPT = PRELUDE + textwrap.dedent(
 SNAPSHOT_SCRIPT = PRELUDE + textwrap.dedent(
     """
     class Store(PausingStore):
-        def write_file(self, path, table, **options):
+        def write_file(self, *args, **options):
             self.pause_point()
-            return super().write_file(path, table, **options)
+            return super().write_file(*args, **options)
 
     store = Store(sys.argv[1], int(sys.argv[2]), bucket_rows=int(sys.argv[3]))
     snapshot(store, accounts(list(range(1, 1001)), balance="2"))

@@ -238,3 +238,15 @@ def test_an_interrupted_file_by_file_publish_blocks_upserts_until_a_snapshot(tmp
     snapshot(store, accounts(list(range(2000))))
     assert len(store.fs.find(f"{store.root}/accounts")) == 32
     assert len(balances(store.read("accounts"))) == 2000
+
+
+def test_an_old_single_file_table_upserts_in_row_groups_and_stays_one_file(tmp_path):
+    snapshot(TableStore(str(tmp_path), bucket_rows=10**9), accounts(list(range(1000))))
+    store = TableStore(str(tmp_path), bucket_rows=100, row_group_rows=300)
+    result = store.upsert(SPEC, accounts([5, 1000], balance="4"), delete_keys=[6])
+    assert table_files(tmp_path, "accounts") == ["part-00000.parquet"]
+    metadata = pq.read_metadata(tmp_path / "accounts" / "part-00000.parquet")
+    sizes = [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
+    assert max(sizes) == 300 and sum(sizes) == 1000
+    assert (result.inserted, result.updated, result.deleted, result.rows) == (1, 1, 1, 1000)
+    assert balances(store.read("accounts"))[1000] == "4.00000"
