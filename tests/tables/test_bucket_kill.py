@@ -66,6 +66,19 @@ SNAPSHOT_SCRIPT = PRELUDE + textwrap.dedent(
     """
 )
 
+# Snapshots 2000 keys over a smaller table; stops after the first bucket file moved in alone.
+PUBLISH_SCRIPT = PRELUDE + textwrap.dedent(
+    """
+    class Store(PausingStore):
+        def move_file(self, staged, final):
+            super().move_file(staged, final)
+            self.pause_point()
+
+    store = Store(sys.argv[1], int(sys.argv[2]), bucket_rows=int(sys.argv[3]))
+    snapshot(store, accounts(list(range(1, 2001)), balance="2"))
+    """
+)
+
 # Snapshots forever, alternating the table size (and so the bucket count), reporting each.
 SNAPSHOT_LOOP_SCRIPT = textwrap.dedent(
     """
@@ -102,7 +115,8 @@ def kill_when(process: subprocess.Popen[str], is_time: Callable[[str], bool]) ->
             if is_time(line.strip()):
                 os.kill(process.pid, signal.SIGKILL)
                 return line.strip()
-        raise AssertionError(f"child ended with {process.wait()} before the kill point")
+        assert process.wait() == 0, "the child failed before the kill point"
+        return ""
     finally:
         process.kill()
         process.wait(timeout=30)
@@ -154,3 +168,15 @@ def test_sigkill_in_the_bucket_split_leaves_the_previous_table_byte_identical(tm
 
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
     assert set(balances(store.read("accounts")).values()) == {"1.00000"}
+
+
+def test_a_snapshot_publish_never_shows_a_bucket_file_alone(tmp_path):
+    """On a local folder the new files replace the old ones in one step: no file moves alone."""
+    store = TableStore(str(tmp_path), bucket_rows=BUCKET_ROWS)
+    snapshot(store, accounts(list(range(1, 701)), balance="1"))
+
+    last = kill_when(start(PUBLISH_SCRIPT, tmp_path, 1, BUCKET_ROWS), lambda line: line == "paused")
+
+    assert last == ""  # the child published without stopping: no file was moved in by itself
+    assert_every_file_readable(tmp_path / "accounts")
+    assert balances(store.read("accounts")) == {key: "2.00000" for key in KEYS}
