@@ -22,9 +22,9 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
-from typing import Protocol
+from typing import Any, Protocol
 
 import fsspec
 import numpy as np
@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from connector.store import row_counts
 from connector.store.arrowio import conform, table_schema, widened
 from connector.store.backend import UpsertResult
 from connector.store.exchange import exchange_folders
@@ -40,7 +41,6 @@ from connector.store.tables import TableSpec
 # Rows per bucket at most: 100 keys of a 10M-row table touch < 2% of it.
 BUCKET_ROWS = 2048
 SINGLE_FILE = "part-00000.parquet"
-BUCKET_FILES = "part-*.parquet"
 # The snapshot split spills into group files of about GROUP_ROWS rows (at most MAX_GROUPS, one
 # open file each), then sorts one group at a time in memory.
 GROUP_ROWS = 32_768
@@ -71,8 +71,6 @@ class FileStore(Protocol):
     def move_file(self, staged: str, final: str) -> None: ...
 
     def lock(self, folder: str) -> AbstractContextManager[None]: ...
-
-    def row_count(self, table: str, partition: str | None = None) -> int: ...
 
 
 def bucket_count(rows: int, bucket_rows: int) -> int:
@@ -107,40 +105,73 @@ def bucket_ids(keys: pa.Array | pa.ChunkedArray, count: int) -> np.ndarray:
 
 def published_files(fs: fsspec.AbstractFileSystem, folder: str) -> list[str]:
     """The data files of an unpartitioned table folder, in name order."""
-    return sorted(p for p in fs.glob(f"{folder}/{BUCKET_FILES}") if _NAME.fullmatch(_name(p)))
+    return [str(info["name"]) for info in _listed(fs, folder)]
+
+
+def table_rows(fs: fsspec.AbstractFileSystem, folder: str) -> int:
+    """The rows of an unpartitioned table, from remembered counts (footers where stale)."""
+    return row_counts.total_rows(fs, folder, _listed(fs, folder))
 
 
 def publish_snapshot(store: FileStore, staged: str, key: str, rows: int, folder: str) -> int:
     """Split a staged snapshot into its buckets and publish them; the bytes published."""
     count = bucket_count(rows, store.bucket_rows)
-    out = f"{staged.rsplit('/', 1)[0]}/table"
+    staging = staged.rsplit("/", 1)[0]
+    out = f"{staging}/table"
     store.fs.makedirs(out, exist_ok=True)
     if count == 1:
         store.fs.mv(staged, f"{out}/{SINGLE_FILE}")
-        sizes = {SINGLE_FILE: store.fs.size(f"{out}/{SINGLE_FILE}")}
+        written = {SINGLE_FILE: (rows, store.fs.size(f"{out}/{SINGLE_FILE}"))}
     else:
-        sizes = _split(store, staged, key, (rows, count), out)
+        written = _split(store, staged, key, (rows, count), out)
         store.fs.rm(staged)
     with store.lock(folder):
-        _publish_folder(store, out, list(sizes), folder)
-    return sum(sizes.values())
+        _publish_folder(store, out, list(written), folder)
+        _recount(store, staging, folder, {name: rows for name, (rows, _) in written.items()})
+    return sum(size for _, size in written.values())
 
 
 def _split(
     store: FileStore, staged: str, key: str, shape: tuple[int, int], out: str
-) -> dict[str, int]:
-    """Write the bucket files of a staged file of `shape` (rows, buckets) into `out`; sizes."""
+) -> dict[str, tuple[int, int]]:
+    """Write the bucket files of a staged file of `shape` (rows, buckets) into `out`.
+
+    Returns the (rows, bytes) of each file by name.
+    """
     rows, count = shape
     groups = min(count, MAX_GROUPS, bucket_count(rows, GROUP_ROWS))
-    sizes: dict[str, int] = {}
+    written: dict[str, tuple[int, int]] = {}
     with _spill_folder(store, out) as spill:
         for group in _groups(store, staged, key, groups, spill):
             for bucket, rows_of_bucket in _by_bucket(group, key, count):
                 name, batches = bucket_file(bucket, count), rows_of_bucket.to_batches()
                 path = f"{out}/{name}"
-                _, sizes[name] = store.write_file(path, group.schema, batches, durable=False)
-    _make_durable(store, [f"{out}/{name}" for name in sizes])
-    return sizes
+                written[name] = store.write_file(path, group.schema, batches, durable=False)
+    _make_durable(store, [f"{out}/{name}" for name in written])
+    return written
+
+
+def _recount(store: FileStore, staging: str, folder: str, known: Mapping[str, int]) -> int:
+    """Remember the row count of each bucket file beside them (`row_counts`); the total."""
+    files = _listed(store.fs, folder)
+    counts = row_counts.counted(store.fs, folder, files, known)
+    final = f"{folder}/{row_counts.COUNTS_FILE}"
+    if len(files) > 1:
+        store.fs.pipe_file(f"{staging}/{row_counts.COUNTS_FILE}", row_counts.encoded(counts))
+        store.move_file(f"{staging}/{row_counts.COUNTS_FILE}", final)
+    elif store.fs.exists(final):
+        store.fs.rm(final)
+    return sum(rows for rows, _ in counts.values())
+
+
+def _listed(fs: fsspec.AbstractFileSystem, folder: str) -> list[dict[str, Any]]:
+    """Name, size and version details of a table folder's data files, in name order."""
+    try:
+        entries = fs.ls(folder, detail=True)
+    except FileNotFoundError:
+        return []
+    found = [e for e in entries if e["type"] == "file" and _NAME.fullmatch(_name(e["name"]))]
+    return sorted(found, key=lambda entry: str(entry["name"]))
 
 
 def _groups(store: FileStore, staged: str, key: str, groups: int, spill: str) -> Iterator[pa.Table]:
@@ -279,7 +310,8 @@ def upsert(
         _make_durable(store, [path for path in staged.values() if path is not None])
         for name, path in staged.items():
             _replace_bucket(store, path, f"{folder}/{name}")
-    inserted, total = kept.num_rows - rewrite.updated, store.row_count(spec.name)
+        total = _recount(store, staging, folder, rewrite.rows)
+    inserted = kept.num_rows - rewrite.updated
     return UpsertResult(inserted, rewrite.updated, rewrite.deleted, total, rewrite.bytes_written)
 
 
@@ -324,6 +356,7 @@ class _BucketRewrite:
     def __init__(self, key: str, schema: pa.Schema, deleting: pa.Array) -> None:
         self.key, self.schema, self.deleting = key, schema, deleting
         self.updated = self.deleted = self.bytes_written = 0
+        self.rows: dict[str, int] = {}  # rows of each bucket file written, by name
 
     def stage(self, store: FileStore, old: str | None, incoming: pa.Table, path: str) -> str | None:
         """Write the bucket's new file to `path`; None when the bucket is left empty."""
@@ -332,6 +365,7 @@ class _BucketRewrite:
         if rows == 0:
             return None
         self.bytes_written += size
+        self.rows[path.rsplit("/", 1)[-1]] = rows
         return path
 
     def _rows_after(

@@ -110,9 +110,15 @@ class TableStore:
         )
 
     def row_count(self, table: str, partition: str | None = None) -> int:
-        """Rows published in a table or partition, from the Parquet footers (no data read)."""
+        """Rows published in a table or partition, from the Parquet footers (no data read).
+
+        A bucketed table's counts are remembered beside its files (`connector.store.row_counts`).
+        """
+        files = self._published_files(table, partition)
+        if files and partition is None and files[0][1] is None:
+            return buckets.table_rows(self.fs, self._folder(table, None))
         rows = 0
-        for path, _ in self._published_files(table, partition):
+        for path, _ in files:
             with self.fs.open(path, "rb") as handle:
                 rows += pq.ParquetFile(handle).metadata.num_rows
         return rows

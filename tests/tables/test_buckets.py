@@ -1,5 +1,6 @@
 """Key-bucketed unpartitioned tables: bucket files, readers, bounded upserts, S3."""
 
+import json
 import os
 from pathlib import Path
 
@@ -27,8 +28,13 @@ def reference_bucket(key: int, count: int) -> int:
     return ((key * GOLDEN) % 2**64) >> (64 - bits) if bits else 0
 
 
+def data_files(root: Path) -> list[str]:
+    """The Parquet files of the accounts table, by name."""
+    return sorted(p.name for p in (root / "accounts").glob("*.parquet"))
+
+
 def file_identity(folder: Path) -> dict[str, tuple[int, int]]:
-    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.iterdir()}
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("*.parquet")}
 
 
 def balances(table: pa.Table) -> dict[int, str]:
@@ -75,7 +81,8 @@ def test_snapshot_over_the_threshold_writes_bucket_files_every_reader_reads(tmp_
     keys = list(range(1, 1001))
     published = snapshot(store, accounts(keys))
     folder = tmp_path / "accounts"
-    names = table_files(tmp_path, "accounts")
+    names = data_files(tmp_path)
+    assert table_files(tmp_path, "accounts") == ["_row_counts.json", *names]
     expected = sorted({bucket_file(reference_bucket(k, 16), 16) for k in keys})
     assert names == expected and len(names) == 16
     assert published == sum((folder / name).stat().st_size for name in names)
@@ -95,7 +102,7 @@ def test_snapshot_over_the_threshold_writes_bucket_files_every_reader_reads(tmp_
 def test_every_bucket_file_holds_only_its_keys_sorted(tmp_path):
     store = TableStore(str(tmp_path), bucket_rows=100)
     snapshot(store, accounts(list(range(1000, 0, -1))))
-    for path in (tmp_path / "accounts").iterdir():
+    for path in (tmp_path / "accounts").glob("*.parquet"):
         keys = pq.read_table(path)["i_account"].to_pylist()
         bucket = int(path.name[5:10])
         assert keys == sorted(keys)
@@ -106,7 +113,7 @@ def test_a_snapshot_changing_the_bucket_count_leaves_only_its_own_files(tmp_path
     store = TableStore(str(tmp_path), bucket_rows=100)
     snapshot(store, accounts(list(range(1000))))
     snapshot(store, accounts(list(range(300))))
-    assert all(name.endswith("-of-00004.parquet") for name in table_files(tmp_path, "accounts"))
+    assert all(name.endswith("-of-00004.parquet") for name in data_files(tmp_path))
     snapshot(store, accounts(list(range(50))))
     assert table_files(tmp_path, "accounts") == ["part-00000.parquet"]
     assert store.row_count("accounts") == 50
@@ -146,7 +153,7 @@ def test_deleting_every_key_of_a_bucket_removes_its_file(tmp_path):
     victim = "part-00003-of-00016.parquet"
     keys = pq.read_table(tmp_path / "accounts" / victim)["i_account"].to_pylist()
     result = store.upsert(SPEC, accounts([]), delete_keys=keys)
-    assert victim not in table_files(tmp_path, "accounts")
+    assert victim not in data_files(tmp_path)
     assert (result.deleted, result.rows, result.bytes_written) == (len(keys), 1000 - len(keys), 0)
     assert len(store.read("accounts")) == 1000 - len(keys)
 
@@ -155,7 +162,7 @@ def test_upsert_never_changes_the_bucket_count(tmp_path):
     store = TableStore(str(tmp_path), bucket_rows=100)
     snapshot(store, accounts(list(range(1000))))
     store.upsert(SPEC, accounts(list(range(1000, 5000))))
-    assert all(name.endswith("-of-00016.parquet") for name in table_files(tmp_path, "accounts"))
+    assert all(name.endswith("-of-00016.parquet") for name in data_files(tmp_path))
     assert store.row_count("accounts") == 5000
 
 
@@ -165,9 +172,9 @@ def test_a_widening_upsert_rewrites_every_bucket_with_one_schema(tmp_path):
     rows = accounts([5, 2000]).append_column("loyalty_tier", pa.array(["gold", None]))
     result = store.upsert(SPEC, rows)
     folder = tmp_path / "accounts"
-    schemas = {pq.read_schema(path) for path in folder.iterdir()}
+    schemas = {pq.read_schema(path) for path in folder.glob("*.parquet")}
     assert len(schemas) == 1 and "loyalty_tier" in schemas.pop().names
-    assert result.bytes_written == sum(path.stat().st_size for path in folder.iterdir())
+    assert result.bytes_written == sum(path.stat().st_size for path in folder.glob("*.parquet"))
     table = store.read("accounts")
     tiers = dict(
         zip(table["i_account"].to_pylist(), table["loyalty_tier"].to_pylist(), strict=True)
@@ -187,7 +194,7 @@ def test_fsspec_root_publishes_buckets_file_by_file_and_drops_stale_ones(tmp_pat
     store = TableStore(f"memory://buckets-{tmp_path.name}", bucket_rows=100)
     snapshot(store, accounts(list(range(1000))))
     store.upsert(SPEC, accounts([1, 5000], balance="2"), delete_keys=[2])
-    names = [os.path.basename(p) for p in store.fs.find(f"{store.root}/accounts")]
+    names = [os.path.basename(p) for p in store.fs.glob(f"{store.root}/accounts/*.parquet")]
     assert len(names) == 16 and all(name.endswith("-of-00016.parquet") for name in names)
     assert len(store.read("accounts")) == 1000
     snapshot(store, accounts(list(range(10))))
@@ -198,12 +205,12 @@ def test_s3_bucketed_snapshot_and_upsert(s3_root, s3):  # noqa: F811 (fixtures)
     store = TableStore(s3_root, bucket_rows=100)
     snapshot(store, accounts(list(range(1000))))
     folder = f"{s3_root}/accounts".removeprefix("s3://")
-    before = {p: s3.info(p)["ETag"] for p in s3.find(folder)}
+    before = {p: s3.info(p)["ETag"] for p in s3.glob(f"{folder}/*.parquet")}
     assert len(before) == 16
 
     result = store.upsert(SPEC, accounts([10], balance="3"), delete_keys=[11])
 
-    after = {p: s3.info(p)["ETag"] for p in s3.find(folder)}
+    after = {p: s3.info(p)["ETag"] for p in s3.glob(f"{folder}/*.parquet")}
     rewritten = {p for p in after if after[p] != before.get(p)} | (set(before) - set(after))
     touched = {f"{folder}/{bucket_file(reference_bucket(k, 16), 16)}" for k in (10, 11)}
     assert rewritten == touched
@@ -236,7 +243,7 @@ def test_an_interrupted_file_by_file_publish_blocks_upserts_until_a_snapshot(tmp
     with pytest.raises(ValueError, match="interrupted snapshot publish; run a snapshot"):
         store.upsert(SPEC, accounts([1]))
     snapshot(store, accounts(list(range(2000))))
-    assert len(store.fs.find(f"{store.root}/accounts")) == 32
+    assert len(store.fs.glob(f"{store.root}/accounts/*.parquet")) == 32
     assert len(balances(store.read("accounts"))) == 2000
 
 
@@ -250,3 +257,23 @@ def test_an_old_single_file_table_upserts_in_row_groups_and_stays_one_file(tmp_p
     assert max(sizes) == 300 and sum(sizes) == 1000
     assert (result.inserted, result.updated, result.deleted, result.rows) == (1, 1, 1, 1000)
     assert balances(store.read("accounts"))[1000] == "4.00000"
+
+
+def test_row_count_recounts_a_bucket_file_replaced_behind_the_remembered_counts(tmp_path):
+    store = TableStore(str(tmp_path), bucket_rows=100)
+    snapshot(store, accounts(list(range(1000))))
+    path = tmp_path / "accounts" / "part-00003-of-00016.parquet"
+    fewer = pq.read_table(path).slice(0, 5)
+    pq.write_table(fewer, tmp_path / "replacement.parquet")
+    os.replace(tmp_path / "replacement.parquet", path)
+    assert store.row_count("accounts") == len(store.read("accounts")) < 1000
+
+
+def test_row_count_ignores_an_unreadable_counts_file(tmp_path):
+    store = TableStore(str(tmp_path), bucket_rows=100)
+    snapshot(store, accounts(list(range(1000))))
+    (tmp_path / "accounts" / "_row_counts.json").write_text("{not json")
+    assert store.row_count("accounts") == 1000
+    store.upsert(SPEC, accounts([2000]))
+    assert json.loads((tmp_path / "accounts" / "_row_counts.json").read_text())
+    assert store.row_count("accounts") == 1001
