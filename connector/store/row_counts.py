@@ -9,7 +9,7 @@ always exact. Readers skip the file: pandas and `pyarrow.dataset` ignore names s
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import fsspec
@@ -20,7 +20,7 @@ COUNTS_FILE = "_row_counts.json"
 FileInfo = Mapping[str, Any]
 
 
-def total_rows(fs: fsspec.AbstractFileSystem, folder: str, files: list[FileInfo]) -> int:
+def total_rows(fs: fsspec.AbstractFileSystem, folder: str, files: Sequence[FileInfo]) -> int:
     """The rows of the listed files of `folder`."""
     return sum(rows for rows, _ in counted(fs, folder, files).values())
 
@@ -28,7 +28,7 @@ def total_rows(fs: fsspec.AbstractFileSystem, folder: str, files: list[FileInfo]
 def counted(
     fs: fsspec.AbstractFileSystem,
     folder: str,
-    files: list[FileInfo],
+    files: Sequence[FileInfo],
     known: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[int, str]]:
     """(rows, fingerprint) of each listed file by name: `known` rows, remembered, or footers."""
