@@ -42,9 +42,10 @@ from connector.store.tables import TableSpec
 BUCKET_ROWS = 2048
 SINGLE_FILE = "part-00000.parquet"
 # The snapshot split spills into group files of about GROUP_ROWS rows (at most MAX_GROUPS, one
-# open file each), then sorts one group at a time in memory.
-GROUP_ROWS = 32_768
-MAX_GROUPS = 256
+# open file each), SPILL_ROWS staged rows at a time, then sorts one group at a time in memory.
+GROUP_ROWS = 65_536
+MAX_GROUPS = 128
+SPILL_ROWS = 32_768
 SPILL_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
 _FIBONACCI = np.uint64(0x9E3779B97F4A7C15)
 _NAME = re.compile(r"part-(\d{5,})(?:-of-(\d{5,}))?\.parquet")
@@ -215,8 +216,8 @@ def _spill_groups(store: FileStore, staged: str, key: str, groups: int, spill: s
     with ExitStack() as open_files, store.fs.open(staged, "rb") as handle:
         parquet = pq.ParquetFile(handle)
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-        for index in range(parquet.num_row_groups):
-            chunk = parquet.read_row_group(index)
+        for batch in parquet.iter_batches(batch_size=SPILL_ROWS):
+            chunk = pa.Table.from_batches([batch])
             for group, rows in _by_bucket(chunk, key, groups, sort_keys=False):
                 if group not in writers:
                     path, schema = _group_path(spill, group), parquet.schema_arrow
@@ -241,14 +242,18 @@ def _group_path(spill: str, group: int) -> str:
 def _by_bucket(
     table: pa.Table, key: str, count: int, *, sort_keys: bool = True
 ) -> Iterator[tuple[int, pa.Table]]:
-    """The non-empty buckets of `table` with their rows (sorted by key unless told not to)."""
+    """The non-empty buckets of `table` with their rows (sorted by key unless told not to).
+
+    Each bucket's rows are taken on their own, so only one bucket's copy exists at a time.
+    """
     buckets = bucket_ids(table[key], count)
-    order = np.lexsort((table[key].to_numpy(), buckets)) if sort_keys else np.argsort(buckets)
-    ordered, buckets = table.take(order), buckets[order]
-    starts = np.flatnonzero(np.diff(buckets, prepend=-1))
-    ends = [*starts[1:], len(buckets)]
+    keys = pc.fill_null(table[key], 0).to_numpy()
+    order = np.lexsort((keys, buckets)) if sort_keys else np.argsort(buckets, kind="stable")
+    ordered = buckets[order]
+    starts = np.flatnonzero(np.diff(ordered, prepend=-1))
+    ends = [*starts[1:], len(ordered)]
     for start, end in zip(starts, ends, strict=True):
-        yield int(buckets[start]), ordered.slice(start, end - start)
+        yield int(ordered[start]), table.take(order[start:end])
 
 
 def _publish_folder(store: FileStore, staged: str, names: list[str], folder: str) -> None:
