@@ -322,7 +322,7 @@ def upsert(
 
 def changes(rows: pa.Table, key: str, delete_keys: Iterable[int]) -> tuple[pa.Table, pa.Array]:
     """The rows to upsert (the last of each key, deleted keys dropped) and the keys to delete."""
-    rows = _last_row_per_key(rows, key)
+    rows = last_row_per_key(rows, key)
     deleting = pa.array(sorted({int(k) for k in delete_keys}), pa.int64())
     return rows.filter(pc.invert(pc.is_in(rows[key], deleting))), deleting
 
@@ -402,7 +402,7 @@ def _replace_bucket(store: FileStore, staged: str | None, final: str) -> None:
         store.fs.rm(final)
 
 
-def _last_row_per_key(rows: pa.Table, key: str) -> pa.Table:
+def last_row_per_key(rows: pa.Table, key: str) -> pa.Table:
     """`rows` without earlier duplicates of a key."""
     keys = rows[key].to_pylist()
     if None in keys:
