@@ -4,8 +4,9 @@ A table of ``B = 2**k`` buckets keeps the rows whose int64 key hashes to bucket 
 ``part-{b:05d}-of-{B:05d}.parquet`` (Fibonacci hashing: the top ``k`` bits of
 ``key * 0x9E3779B97F4A7C15 mod 2**64``); ``B = 1`` is the single ``part-00000.parquet``. ``B`` is
 the smallest power of two that keeps ``rows / B <= bucket_rows``; empty buckets have no file and
-every file of a table has the same schema. An upsert rewrites only the buckets its keys hash to,
-one file at a time, each with one rename (one object move on fsspec filesystems).
+every file of a table has the same schema; `row_counts` remembers each file's rows beside them.
+An upsert rewrites only the buckets its keys hash to, one file at a time, each with one rename
+(one object move on fsspec filesystems).
 
 A snapshot streams into one staging file; on publish it is split into its buckets with bounded
 memory: rows are first spilled into at most ``MAX_GROUPS`` group files by the top bits of the
@@ -216,8 +217,7 @@ def _spill_groups(store: FileStore, staged: str, key: str, groups: int, spill: s
     with ExitStack() as open_files, store.fs.open(staged, "rb") as handle:
         parquet = pq.ParquetFile(handle)
         writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-        for batch in parquet.iter_batches(batch_size=SPILL_ROWS):
-            chunk = pa.Table.from_batches([batch])
+        for chunk in _chunks(parquet):
             for group, rows in _by_bucket(chunk, key, groups, sort_keys=False):
                 if group not in writers:
                     path, schema = _group_path(spill, group), parquet.schema_arrow
@@ -227,10 +227,21 @@ def _spill_groups(store: FileStore, staged: str, key: str, groups: int, spill: s
     return [_group_path(spill, group) for group in sorted(writers)]
 
 
+def _chunks(parquet: pq.ParquetFile) -> Iterator[pa.Table]:
+    """The file's rows, whole row groups of about SPILL_ROWS rows at a time.
+
+    (`iter_batches` reads ahead: 180 MB more at 3M rows.)
+    """
+    count = parquet.num_row_groups
+    step = max(1, SPILL_ROWS // max(1, parquet.metadata.row_group(0).num_rows)) if count else 1
+    for first in range(0, count, step):
+        yield parquet.read_row_groups(range(first, min(first + step, count)))
+
+
 def _read_group(path: str) -> pa.Table:
     """A spilled group's rows; its file is removed."""
     with pa.OSFile(path) as source:
-        table = pa.ipc.open_stream(source).read_all()
+        table = pa.ipc.open_stream(source).read_all().combine_chunks()  # one copy, cheap takes
     os.remove(path)
     return table
 
