@@ -176,7 +176,11 @@ def test_the_ui_has_the_schedules_the_running_sensor_and_no_first_visit_dialog(d
     [repository] = data["repositoriesOrError"]["nodes"]
     schedules = {s["name"] for s in repository["schedules"]}
     sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
-    assert schedules == {"portabilling_daily_snapshot", "portabilling_daily_xdrs"}
+    assert schedules == {
+        "portabilling_daily_snapshot",
+        "portabilling_daily_xdrs",
+        "portabilling_daily_maintenance",
+    }
     assert sensors["portabilling_events_sensor"] == "RUNNING"
     assert data["shouldShowNux"] is False
 

@@ -11,11 +11,9 @@ day in that moment sees its rows twice. A table kept before this layout (one
 `<table>/part-00000.parquet`) is split into days, the same way, by its next append.
 """
 
-import os
 import posixpath
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,8 +21,9 @@ import pyarrow.parquet as pq
 
 from connector.store.arrowio import conform, table_schema
 from connector.store.backend import AppendResult, MaintenanceResult
-from connector.store.exchange import exchange_folders
-from connector.store.storage import DATA_FILE, TableStore, TableWriter, fsync_folder
+from connector.store.buckets import staging_folder
+from connector.store.exchange import swap_folder
+from connector.store.storage import DATA_FILE, TableStore, TableWriter
 from connector.store.tables import TableSpec
 
 
@@ -69,15 +68,8 @@ def compact(store: TableStore, table: str) -> MaintenanceResult:
 
 def publish_folder(store: TableStore, staged: str, folder: str) -> None:
     """Make the staged folder's files the folder's files: in one step where the root allows."""
-    if store.is_local:
-        parent = os.path.dirname(folder)
-        os.makedirs(parent, exist_ok=True)
-        if not os.path.exists(folder):
-            os.rename(staged, folder)
-            return fsync_folder(parent)
-        if exchange_folders(staged, folder):
-            store.fs.rm(staged, recursive=True)  # now the old files
-            return fsync_folder(parent)
+    if store.is_local and swap_folder(staged, folder):
+        return
     new = {posixpath.relpath(path, staged): path for path in store.fs.find(staged)}
     old = [path for path in store.fs.find(folder) if posixpath.relpath(path, folder) not in new]
     for relative, path in new.items():
@@ -111,7 +103,7 @@ def _compact_day(store: TableStore, table: str, day: str) -> tuple[int, int]:
     schema = store.schema(table, day)
     if len(files) < 2 or schema is None:
         return 0, 0
-    with _scratch(store) as scratch:
+    with staging_folder(store) as scratch:
         staged = f"{scratch}/{store.partition_key}={day}"
         with TableWriter(store, staged, schema, name=_new_file_name(store)) as writer:
             for batch in _batches(store, files):
@@ -129,24 +121,13 @@ def _split_legacy(store: TableStore, spec: TableSpec, day_of: str) -> None:
     with store.fs.open(legacy, "rb") as handle:
         table = pq.read_table(handle)
     days = pc.strftime(table[day_of], format="%Y-%m-%d")
-    with _scratch(store) as scratch:
+    with staging_folder(store) as scratch:
         for day in sorted(set(days.to_pylist())):
             staged = f"{scratch}/{spec.name}/{store.partition_key}={day}"
             with TableWriter(store, staged, table.schema, name=_new_file_name(store)) as writer:
                 for batch in table.filter(pc.equal(days, day)).to_batches():
                     writer.write(batch)
         publish_folder(store, f"{scratch}/{spec.name}", folder)
-
-
-@contextmanager
-def _scratch(store: TableStore) -> Iterator[str]:
-    """A staging folder to build a folder in, removed (with whatever it still holds) after."""
-    path = store.new_staging_folder()
-    try:
-        yield path
-    finally:
-        with suppress(FileNotFoundError):  # object stores have no empty folders
-            store.fs.rm(path, recursive=True)
 
 
 def _batches(store: TableStore, files: list[str]) -> Iterator[pa.RecordBatch]:

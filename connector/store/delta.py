@@ -33,7 +33,8 @@ from connector.api.client import retry_delay
 from connector.api.errors import ConfigurationError
 from connector.store.arrowio import conform, table_schema, widened
 from connector.store.backend import DELTA, AppendResult, MaintenanceResult, UpsertResult
-from connector.store.storage import _check_segment, _last_row_per_key
+from connector.store.buckets import last_row_per_key
+from connector.store.storage import check_segment
 from connector.store.tables import UTC_TIMESTAMP, TableSpec
 
 try:
@@ -85,7 +86,7 @@ class DeltaTables:
 
     def table_uri(self, table: str, partition: str | None = None) -> str:
         """The table's root URI (a partition is read through its table, filtered on `date`)."""
-        _check_segment(table)
+        check_segment(table)
         if partition is not None:
             _check_partition(partition)
         return f"{self.root}/{table}"
@@ -102,7 +103,7 @@ class DeltaTables:
         A key both in `rows` and in `delete_keys` ends up deleted; within `rows` the last row of
         a key wins. Only for unpartitioned tables.
         """
-        rows = _last_row_per_key(rows, spec.key)
+        rows = last_row_per_key(rows, spec.key)
         deleting = sorted({int(k) for k in delete_keys})
         kept = rows.filter(pc.invert(pc.is_in(rows[spec.key], pa.array(deleting, pa.int64()))))
         source = _merge_source(kept, spec.key, deleting)
@@ -119,7 +120,7 @@ class DeltaTables:
         if offered == 0:
             return AppendResult(0, 0, (), 0)
         if dedupe:
-            rows = _last_row_per_key(rows, spec.key)
+            rows = last_row_per_key(rows, spec.key)
         days = pc.strftime(rows[day_of].cast(UTC_TIMESTAMP), format="%Y-%m-%d")
         if days.null_count:
             raise ValueError(f"append to {spec.name}: rows without {day_of}")
@@ -287,7 +288,7 @@ class DeltaTables:
         return retry_conflicts(attempt, sleep=self.sleep, rand=self.rand)
 
     def _uri(self, table: str) -> str:
-        _check_segment(table)
+        check_segment(table)
         return f"{self.root}/{table}"
 
     def _table(self, table: str) -> DeltaTable | None:

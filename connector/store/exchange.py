@@ -22,6 +22,30 @@ except (AttributeError, OSError):  # not glibc, or glibc before 2.28
     _renameat2 = None
 
 
+def swap_folder(staged: str, folder: str) -> bool:
+    """Put a staged folder in place of `folder` atomically; the old one lands at `staged`.
+
+    False where the filesystem cannot exchange (nothing moved then).
+    """
+    if os.path.exists(folder):
+        if not exchange_folders(staged, folder):
+            return False
+    else:
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+        os.rename(staged, folder)
+    fsync_path(os.path.dirname(folder))
+    return True
+
+
+def fsync_path(path: str) -> None:
+    """Flush a local file's data, or a folder's renames, to disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def exchange_folders(first: str, second: str) -> bool:
     """Swap `first` and `second` (both must exist) atomically; False where unsupported."""
     if _renameat2 is None:

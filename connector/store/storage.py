@@ -1,10 +1,13 @@
 """Typed Parquet tables with atomic publish, on a local path or any fsspec URL.
 
-Layout: ``<root>/<table>/part-00000.parquet``; a partitioned table holds one such file per
-partition, hive style (``<root>/xdrs/date=2024-01-01/part-00000.parquet``). A writer streams
-record batches into row groups of a staging file under ``<root>/_staging/<created>-<uuid>/`` and
-publishes it with one rename (one object move on fsspec filesystems), so a table folder only ever
-holds committed files and a failed or killed run leaves the previous table exactly as it was.
+Layout: an unpartitioned table is ``<root>/<table>/part-00000.parquet`` up to ``bucket_rows``
+rows, above that ``B`` key-bucketed files ``<root>/<table>/part-{b:05d}-of-{B:05d}.parquet`` so an
+upsert rewrites only the buckets its keys fall in (`connector.store.buckets`, which also says how a
+bucketed snapshot is published). A partitioned table holds one file per partition, hive style
+(``<root>/xdrs/date=2024-01-01/part-00000.parquet``). A writer streams record batches into row
+groups of a staging file under ``<root>/_staging/<created>-<uuid>/`` and publishes it with one
+rename (one object move on fsspec filesystems), so a table folder only ever holds committed files
+and a failed or killed run leaves the previous table exactly as it was.
 Staging left by killed runs is removed by the next writer once it is older than ``staging_ttl_s``.
 
 Schemas only widen: a writer starts from the spec's schema united with the table's published
@@ -29,12 +32,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
+from connector.store import buckets
 from connector.store.arrowio import conform, table_schema, widened
 from connector.store.backend import PARQUET, AppendResult, MaintenanceResult, UpsertResult
 from connector.store.locks import folder_lock
 from connector.store.tables import TableSpec
 
-DATA_FILE = "part-00000.parquet"
+DATA_FILE = buckets.SINGLE_FILE
 STAGING_DIR = "_staging"
 COMPRESSION = "zstd"
 # Pages are buffered into row groups of this many rows: few enough row groups for fast scans
@@ -58,15 +62,20 @@ class TableStore:
         partition_key: str = "date",
         staging_ttl_s: float = 6 * 3600,
         row_group_rows: int = ROW_GROUP_ROWS,
+        bucket_rows: int = buckets.BUCKET_ROWS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         fs, path = fsspec.core.url_to_fs(root)
+        if not isinstance(fs, LocalFileSystem):
+            # Writers on other machines change tables at any moment: no listing is kept.
+            fs, path = fsspec.core.url_to_fs(root, use_listings_cache=False)
         self.fs: fsspec.AbstractFileSystem = fs
         self.is_local = isinstance(fs, LocalFileSystem)
         self.root: str = os.path.abspath(path) if self.is_local else path.rstrip("/")
         self.partition_key = partition_key
         self.staging_ttl_s = staging_ttl_s
         self.row_group_rows = row_group_rows
+        self.bucket_rows = bucket_rows
         self.clock = clock
 
     def table_uri(self, table: str, partition: str | None = None) -> str:
@@ -78,7 +87,8 @@ class TableStore:
         """A writer that replaces the table (or one partition) when its `with` block succeeds."""
         self.remove_stale_staging()
         start = table_schema(spec, self.schema(spec.name))
-        return TableWriter(self, self.folder(spec.name, partition), start)
+        key = spec.key if partition is None else None
+        return TableWriter(self, self.folder(spec.name, partition), start, key)
 
     def read(self, table: str, partition: str | None = None) -> pa.Table | None:
         """The published table or partition; all partitions (with the partition column) if none."""
@@ -91,24 +101,40 @@ class TableStore:
         return pa.concat_tables(parts)
 
     def lookup(self, table: str, column: str, values: Sequence[Any]) -> pa.Table | None:
-        """The rows whose `column` is one of `values`."""
-        found = self.read(table)
-        if found is None or column not in found.column_names:
-            return None if found is None else found.slice(0, 0)
-        wanted = pa.array(values, found.schema.field(column).type)
-        return found.filter(pc.is_in(found[column], wanted))
+        """The rows (of every partition) whose `column` is one of `values`; None if absent."""
+        files = self.published_files(table, None)
+        if not files:
+            return None
+        schema = self.schema(table)
+        assert schema is not None
+        wanted = pc.field(column).isin(pa.array(values, schema.field(column).type))
+        return pa.concat_tables(
+            [self._read_file(path, schema, part, wanted) for path, part in files]
+        )
 
     def row_count(self, table: str, partition: str | None = None) -> int:
-        """Rows published in a table or partition, from the Parquet footers (no data read)."""
+        """Rows published in a table or partition, from the Parquet footers (no data read).
+
+        A bucketed table's counts are remembered beside its files (`connector.store.row_counts`).
+        """
+        files = self.published_files(table, partition)
+        if files and partition is None and files[0][1] is None:
+            return buckets.table_rows(self.fs, self.folder(table, None))
         rows = 0
-        for path, _ in self.published_files(table, partition):
+        for path, _ in files:
             with self.fs.open(path, "rb") as handle:
                 rows += pq.ParquetFile(handle).metadata.num_rows
         return rows
 
     def schema(self, table: str, partition: str | None = None) -> pa.Schema | None:
-        """The published schema; united over all partitions when no partition is named."""
-        schemas = [self._read_schema(path) for path, _ in self.published_files(table, partition)]
+        """The published schema; united over all partitions when no partition is named.
+
+        The files of an unpartitioned table share one schema: the last one's footer is read.
+        """
+        files = self.published_files(table, partition)
+        if files and files[0][1] is None:
+            files = files[-1:]
+        schemas = [self._read_schema(path) for path, _ in files]
         if not schemas:
             return None
         merged = schemas[0]
@@ -119,33 +145,26 @@ class TableStore:
     def upsert(
         self, spec: TableSpec, rows: pa.Table, delete_keys: Iterable[int] = ()
     ) -> UpsertResult:
-        """Replace rows by key, drop deleted keys and publish atomically, streaming the old table.
+        """Replace rows by key and drop deleted keys, rewriting only the buckets they touch.
 
         A key both in `rows` and in `delete_keys` ends up deleted. Within `rows` the last row of a
         key wins. Only for unpartitioned tables. Holds the table's lock throughout, so no other
-        upsert or publish of the table interleaves with this read-modify-write.
+        upsert or publish of the table interleaves with this read-modify-write. A table that does
+        not exist yet is written as a snapshot would write it.
         """
-        if any(part is not None for _, part in self.published_files(spec.name, None)):
+        files = self.published_files(spec.name, None)
+        if any(part is not None for _, part in files):
             raise ValueError(f"upsert needs an unpartitioned table; {spec.name} is partitioned")
         with self.lock(self.folder(spec.name, None)):
-            return self._upsert(spec, rows, delete_keys)
-
-    def _upsert(self, spec: TableSpec, rows: pa.Table, delete_keys: Iterable[int]) -> UpsertResult:
-        rows = _last_row_per_key(rows, spec.key)
-        deleting = pa.array(sorted({int(k) for k in delete_keys}), pa.int64())
-        kept = rows.filter(pc.invert(pc.is_in(rows[spec.key], deleting)))
-        replacing = kept[spec.key].combine_chunks()
-        updated = deleted = 0
-        with self.writer(spec) as writer:
-            for batch in self._published_batches(spec.name):
-                keys = batch.column(spec.key)
-                is_deleted, is_replaced = pc.is_in(keys, deleting), pc.is_in(keys, replacing)
-                deleted += pc.sum(is_deleted).as_py() or 0
-                updated += pc.sum(is_replaced).as_py() or 0
-                writer.write(batch.filter(pc.invert(pc.or_(is_deleted, is_replaced))))
-            for batch in kept.to_batches():
-                writer.write(batch)
-        return UpsertResult(kept.num_rows - updated, updated, deleted, writer.rows)
+            files = self.published_files(spec.name, None)
+            if files:
+                paths = [path for path, _ in files]
+                return buckets.upsert(self, spec, paths, rows, delete_keys)
+            kept, _ = buckets.changes(rows, spec.key, delete_keys)
+            with self.writer(spec) as writer:
+                for batch in kept.to_batches():
+                    writer.write(batch)
+            return UpsertResult(kept.num_rows, 0, 0, writer.rows, writer.bytes_written)
 
     def append(
         self, spec: TableSpec, rows: pa.Table, day_of: str, *, dedupe: bool = False
@@ -183,16 +202,45 @@ class TableStore:
             return open(path, "wb")  # the writer owns and closes it
         return self.fs.open(path, "wb")
 
+    def write_file(
+        self,
+        path: str,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+        *,
+        durable: bool = True,
+    ) -> tuple[int, int]:
+        """Stream `batches` into one Parquet file (synced to disk if `durable`); (rows, bytes)."""
+        sink, rows = self.open_output(path), 0
+        stream = pa.BufferedOutputStream(pa.PythonFile(sink), SINK_BUFFER_BYTES)
+        with pq.ParquetWriter(stream, schema, compression=COMPRESSION) as parquet:
+            for group in _row_groups(batches, schema, self.row_group_rows):
+                parquet.write_table(group, row_group_size=self.row_group_rows)
+                rows += group.num_rows
+        stream.flush()
+        size = stream.tell()
+        if durable:
+            _flush_durably(sink)
+        stream.close()
+        return rows, size
+
     def publish(self, staged: str, folder: str, name: str = DATA_FILE) -> None:
         """Make `staged` the folder's file `name` in one rename / object move."""
-        final = f"{folder}/{name}"
         with self.lock(folder):
             self.fs.makedirs(folder, exist_ok=True)
-            if self.is_local:
-                os.replace(staged, final)
-                fsync_folder(folder)
-            else:
-                self.fs.mv(staged, final)
+            self.move_file(staged, f"{folder}/{name}")
+
+    def publish_table(self, staged: str, key: str, rows: int, folder: str) -> int:
+        """Publish a staged snapshot of an unpartitioned table in its buckets; bytes published."""
+        return buckets.publish_snapshot(self, staged, key, rows, folder)
+
+    def move_file(self, staged: str, final: str) -> None:
+        """Put `staged` at `final` in one rename / object move."""
+        if self.is_local:
+            os.replace(staged, final)
+            buckets.fsync_path(os.path.dirname(final))
+        else:
+            self.fs.mv(staged, final)
 
     def lock(self, folder: str) -> contextlib.AbstractContextManager[None]:
         """Exclusive access to a table folder: publishes and upserts of it never interleave."""
@@ -200,10 +248,10 @@ class TableStore:
 
     def folder(self, table: str, partition: str | None = None) -> str:
         """The storage path of a table's (or one partition's) folder."""
-        _check_segment(table)
+        check_segment(table)
         if partition is None:
             return f"{self.root}/{table}"
-        _check_segment(partition)
+        check_segment(partition)
         return f"{self.root}/{table}/{self.partition_key}={partition}"
 
     def published_files(
@@ -211,6 +259,8 @@ class TableStore:
     ) -> list[tuple[str, str | None]]:
         """(data file, partition value) pairs of a table, or of one partition."""
         folder = self.folder(table, partition)
+        if partition is None and (data_files := buckets.published_files(self.fs, folder)):
+            return [(path, None) for path in data_files]
         if self.fs.exists(f"{folder}/{DATA_FILE}"):
             return [(f"{folder}/{DATA_FILE}", partition)]
         if partition is not None:
@@ -219,22 +269,22 @@ class TableStore:
         found = sorted(self.fs.glob(pattern))
         return [(path, path.rsplit("/", 2)[-2].split("=", 1)[1]) for path in found]
 
-    def _published_batches(self, table: str) -> Iterator[pa.RecordBatch]:
-        """The published table's rows, one row group at a time."""
-        for path, _ in self.published_files(table, None):
-            with self.fs.open(path, "rb") as handle:
-                parquet = pq.ParquetFile(handle)
-                for index in range(parquet.num_row_groups):
-                    yield from parquet.read_row_group(index).to_batches()
-
     def _read_schema(self, path: str) -> pa.Schema:
         with self.fs.open(path, "rb") as handle:
             return pq.read_schema(handle)
 
-    def _read_file(self, path: str, schema: pa.Schema, partition: str | None) -> pa.Table:
+    def _read_file(
+        self,
+        path: str,
+        schema: pa.Schema,
+        partition: str | None,
+        where: pc.Expression | None = None,
+    ) -> pa.Table:
         with self.fs.open(path, "rb") as handle:
             table = pq.read_table(handle)
         table = pa.Table.from_batches([conform(b, schema) for b in table.to_batches()], schema)
+        if where is not None:
+            table = table.filter(where)
         if partition is None:
             return table
         return table.append_column(self.partition_key, pa.repeat(partition, table.num_rows))
@@ -244,11 +294,17 @@ class TableWriter:
     """Streams record batches into a staged Parquet file; publishes it on a clean exit."""
 
     def __init__(
-        self, store: TableStore, folder: str, schema: pa.Schema, name: str = DATA_FILE
+        self,
+        store: TableStore,
+        folder: str,
+        schema: pa.Schema,
+        key: str | None = None,
+        name: str = DATA_FILE,
     ) -> None:
         self.store = store
         self.folder = folder
-        self.name = name
+        self.key = key  # set for an unpartitioned table: published in key buckets
+        self.name = name  # otherwise: the file's name in its folder
         self.schema = schema
         self.rows = 0
         self.bytes_written = 0
@@ -273,12 +329,19 @@ class TableWriter:
         try:
             self._close()
             if exc_type is None:
-                self.bytes_written = self.store.fs.size(self._staged_path)
-                self.store.publish(self._staged_path, self.folder, self.name)
+                self._publish()
         finally:
             # Object stores have no empty folders: once its file moved, the staging folder is gone.
             with contextlib.suppress(FileNotFoundError):
                 self.store.fs.rm(self._staging, recursive=True)
+
+    def _publish(self) -> None:
+        if self.key is not None:
+            staged, rows = self._staged_path, self.rows
+            self.bytes_written = self.store.publish_table(staged, self.key, rows, self.folder)
+            return
+        self.bytes_written = self.store.fs.size(self._staged_path)
+        self.store.publish(self._staged_path, self.folder, self.name)
 
     def write(self, batch: pa.RecordBatch) -> None:
         """Append one batch (row groups fill up to `row_group_rows`); new columns widen first."""
@@ -338,16 +401,23 @@ class TableWriter:
         self.store.fs.rm(previous)
 
 
-def _last_row_per_key(rows: pa.Table, key: str) -> pa.Table:
-    """`rows` without earlier duplicates of a key."""
-    keys = rows[key].to_pylist()
-    if None in keys:
-        raise ValueError(f"rows without {key}")
-    last = {k: i for i, k in enumerate(keys)}
-    return rows if len(last) == len(keys) else rows.take(sorted(last.values()))
+def _row_groups(
+    batches: Iterable[pa.RecordBatch], schema: pa.Schema, rows: int
+) -> Iterator[pa.Table]:
+    """`batches` gathered into tables of at least `rows` rows (the last may be smaller)."""
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    for batch in batches:
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        if pending_rows >= rows:
+            yield pa.Table.from_batches(pending, schema)
+            pending, pending_rows = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending, schema)
 
 
-def _check_segment(name: str) -> None:
+def check_segment(name: str) -> None:
     """Reject names that would escape their folder or hide from readers."""
     if not name or "/" in name or "\\" in name or name[0] in "._":
         raise ValueError(f"invalid table or partition name: {name!r}")
@@ -367,12 +437,3 @@ def _flush_durably(sink: Any) -> None:
     # In-memory and remote files have no descriptor: their close() is the commit.
     with contextlib.suppress(OSError, ValueError):
         os.fsync(sink.fileno())
-
-
-def fsync_folder(folder: str) -> None:
-    """Make a rename in the folder durable."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
