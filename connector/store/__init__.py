@@ -1,4 +1,6 @@
-"""Tables on disk: records → typed Arrow batches → Parquet, atomic publish, locks (no Dagster).
+"""Tables on disk: records → typed Arrow batches → Parquet or Delta, atomic publish, locks.
+
+`backend.Tables` is what the rest of the connector uses; no Dagster here.
 
 No pyarrow import here: `connector.store.memory` must run before pyarrow loads.
 """
