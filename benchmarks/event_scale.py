@@ -13,7 +13,7 @@ one events table through `writer`. Each round runs on a hard-linked copy of that
 Each round: `--batch` random accounts change in the emulator (in this process, `--latency-ms` a
 request); a fresh child process stores their ESPF events in a fresh event store, claims them and
 calls `apply_batch` as the events asset does. Per round: apply_batch's wall time, the child's peak
-RSS (`getrusage`), and the bytes of the files that appeared or changed in the data folder (walked
+RSS (`VmHWM`), and the bytes of the files that appeared or changed in the data folder (walked
 before and after, here). The same is run with the code of `--baseline-ref` (unpacked with `git
 archive`) and this tree's at `--baseline-accounts` x `--baseline-event-days`, like for like.
 """
