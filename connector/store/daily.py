@@ -62,7 +62,7 @@ def compact(store: TableStore, table: str) -> MaintenanceResult:
             with store.lock(store.folder(table)):
                 files, bytes_written = _compact_day(store, table, day)
             removed, written = removed + files, written + bytes_written
-    after = len(before) - removed + sum(1 for c in by_day.values() if c > 1)
+    after = len(store.published_files(table, None))
     return MaintenanceResult(table, len(before), after, removed, written)
 
 

@@ -111,9 +111,9 @@ def apply_batch(
     records = {e.i_event: _event_record(e) for e in fresh}
     rows, unconvertible = _convert(events_spec(entities), None, records, extracted_at)
     dead.update(unconvertible)
-    appended = _append_events(tables, events, entities, rows, fresh)
+    _append_events(tables, events, entities, rows, fresh)
     _dead_letter(events, dead)
-    return Applied(len(stored) - len(dead), changed, appended, clock() - started, dead)
+    return Applied(len(stored) - len(dead), changed, rows, clock() - started, dead)
 
 
 def _append_events(
@@ -122,20 +122,19 @@ def _append_events(
     entities: Registry,
     rows: pa.Table,
     fresh: Sequence[StoredEvent],
-) -> pa.Table:
-    """Append the events' rows exactly once, across crashes: the appended rows.
+) -> None:
+    """Append the events' rows exactly once, across crashes.
 
     The store marks them `maybe` before the files are published and `yes` after, so a retry
     of an append that may have been published skips the rows already there (`dedupe`).
     """
     i_events = rows[EVENTS.key].to_pylist()
     if not i_events:
-        return rows
+        return
     events.mark_in_table(i_events, MAYBE)
     retried = any(e.in_table == MAYBE for e in fresh)
     tables.append(events_spec(entities), rows, "received_at", dedupe=retried)
     events.mark_in_table(i_events, YES)
-    return rows
 
 
 def events_spec(entities: Registry) -> TableSpec:
